@@ -1,0 +1,1 @@
+"""Baseline recommenders shipped with mmbench, one plugin per file."""

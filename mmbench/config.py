@@ -1,0 +1,113 @@
+"""Typed run configurations: training settings shared by every model, extended per model.
+
+A model declares its hyperparameters as a dataclass that subclasses :class:`TrainConfig`, so a run
+has one flat, typed config. Overrides from the command line (``--set key=value``) are coerced to the
+declared type, and a key that no field declares is an error that lists the valid keys: a typo never
+passes silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping, TypeVar, get_type_hints
+
+from mmbench.errors import ConfigError
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+C = TypeVar("C", bound="TrainConfig")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of the shared BPR trainer; models override the defaults that their papers give."""
+
+    epochs: int = 1000
+    batch_size: int = 2048
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    eval_every: int = 1
+    patience: int = 20
+    metric: str = "recall@20"
+    eval_batch_size: int = 2048
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(
+                f"unknown optimizer {self.optimizer!r}; valid optimizers: {', '.join(OPTIMIZERS)}"
+            )
+        for name in ("epochs", "batch_size", "eval_every", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"config key {name!r} must be at least 1, got {getattr(self, name)}")
+        if self.patience < 0:
+            raise ConfigError(f"config key 'patience' must be >= 0, got {self.patience}")
+        if self.lr <= 0:
+            raise ConfigError(f"config key 'lr' must be positive, got {self.lr}")
+
+
+def config_to_dict(config: TrainConfig) -> dict[str, Any]:
+    """The config as a JSON-ready dict, keys in declaration order."""
+    return dataclasses.asdict(config)
+
+
+def config_hash(config: TrainConfig) -> str:
+    """A short stable digest of the config values, used to match runs for ``--resume``."""
+    import hashlib
+
+    payload = json.dumps(config_to_dict(config), sort_keys=True).encode()
+    return hashlib.sha256(payload).hexdigest()[:10]
+
+
+def _coerce(key: str, raw: Any, kind: Any) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    text = raw.strip()
+    try:
+        if kind is bool:
+            lowered = text.lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if kind is int:
+            number = float(text)
+            if not number.is_integer():
+                raise ValueError(text)
+            return int(number)
+        if kind is float:
+            return float(text)
+        if kind is str:
+            return text
+        return json.loads(text)
+    except (ValueError, json.JSONDecodeError):
+        name = getattr(kind, "__name__", str(kind))
+        raise ConfigError(f"config key {key!r} expects a {name}, got {raw!r}") from None
+
+
+def apply_overrides(config: C, overrides: Mapping[str, Any]) -> C:
+    """A copy of ``config`` with ``overrides`` applied; values given as strings are coerced."""
+    hints = get_type_hints(type(config))
+    fields = {f.name for f in dataclasses.fields(config)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+            f"for {type(config).__name__}; valid keys: {', '.join(sorted(fields))}"
+        )
+    values = {key: _coerce(key, raw, hints[key]) for key, raw in overrides.items()}
+    return dataclasses.replace(config, **values)
+
+
+def parse_assignments(items: list[str] | None) -> dict[str, str]:
+    """Parse ``key=value`` strings from ``--set``; a malformed item is a :class:`ConfigError`."""
+    parsed: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {item!r} (for example --set lr=0.001)")
+        parsed[key.strip()] = value
+    return parsed

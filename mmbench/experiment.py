@@ -1,0 +1,121 @@
+"""One run end to end: build the model, train, evaluate, and write its record."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from mmbench.config import apply_overrides, config_hash, config_to_dict
+from mmbench.data.dataset import Dataset
+from mmbench.evaluation.protocols import get_protocol
+from mmbench.models.base import RecModel
+from mmbench.progress import Progress
+from mmbench.records import (
+    CHECKPOINT_FILE,
+    RunRecord,
+    environment,
+    find_resumable,
+    new_run_dir,
+    write_history,
+    write_per_user,
+    write_run_json,
+)
+from mmbench.training.reproducibility import seed_everything
+from mmbench.training.trainer import Trainer
+
+logger = logging.getLogger("mmbench.run")
+
+
+def run_model(
+    model_class: type[RecModel],
+    dataset: Dataset,
+    seed: int,
+    protocols: Sequence[str],
+    overrides: Mapping[str, Any],
+    device: torch.device,
+    results_root: Path,
+    resume: bool = False,
+    progress: Progress | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> list[RunRecord]:
+    """Train ``model_class`` on ``dataset`` with ``seed``; write one complete record per protocol.
+
+    The first protocol selects the best epoch on validation. Further protocols reuse the same
+    training when their validation selects identically (see
+    :func:`~mmbench.training.trainer.shares_selection`): each gets its own record, exactly what a
+    separate run under it would give. ``extra`` is merged into every ``run.json`` (for example how
+    a tuned configuration was obtained). The checkpoint is deleted once the records are complete.
+    """
+    protocols = [get_protocol(p).name for p in protocols]
+    primary = protocols[0]
+    config = apply_overrides(model_class.config_class(), overrides)
+    digest = config_hash(config)
+    run_dir = (
+        find_resumable(results_root, dataset.name, model_class.name, seed, digest, primary) if resume else None
+    )
+    resuming = run_dir is not None
+    if run_dir is None:
+        run_dir = new_run_dir(results_root, dataset.name, model_class.name, f"s{seed}-{digest}-{primary}")
+    else:
+        logger.info("resuming %s", run_dir)
+    record: dict[str, Any] = {
+        "status": "running",
+        "model": model_class.name,
+        "dataset": dataset.name,
+        "dataset_checksum": dataset.provenance.checksum if dataset.provenance else None,
+        "protocol": primary,
+        "selection_protocol": primary,
+        "seed": seed,
+        "config": config_to_dict(config),
+        "config_digest": digest,
+        "started": _now(),
+        **(extra or {}),
+    }
+    write_run_json(run_dir, record)
+    seed_everything(seed)
+    model = model_class(dataset.train_view(), config)
+    trainer = Trainer(
+        model, dataset, config, protocols, device, seed, run_dir / CHECKPOINT_FILE, progress,
+        on_evaluation=lambda history: write_history(run_dir, history),
+    )
+    outcome = trainer.fit(resume=resuming)
+    run_dirs = {primary: run_dir}
+    for protocol in protocols[1:]:
+        run_dirs[protocol] = new_run_dir(
+            results_root, dataset.name, model_class.name, f"s{seed}-{digest}-{protocol}"
+        )
+    record.update(
+        status="complete",
+        finished=_now(),
+        best_epoch=outcome.best_epoch,
+        epochs_run=outcome.epochs_run,
+        stopped_early=outcome.stopped_early,
+        selection_metric=config.metric,
+        timing=outcome.timing,
+        environment=environment(str(device)),
+    )
+    if len(protocols) > 1:
+        record["trained_with"] = sorted(str(d.name) for d in run_dirs.values())
+    records = []
+    for protocol, (valid, test) in outcome.results.items():
+        target = run_dirs[protocol]
+        write_history(target, outcome.history)
+        write_per_user(target, test)
+        protocol_record = dict(
+            record,
+            protocol=protocol,
+            metrics={"valid": valid.metrics, "test": test.metrics},
+            evaluated_users={"valid": int(len(valid.users)), "test": int(len(test.users))},
+        )
+        write_run_json(target, protocol_record)
+        records.append(RunRecord(target, protocol_record))
+    (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
+    return records
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

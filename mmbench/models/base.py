@@ -1,0 +1,105 @@
+"""The plugin contract: what a model author implements, and nothing more.
+
+A model is a ``torch.nn.Module`` built from a :class:`~mmbench.data.dataset.TrainView` and its
+typed config. It implements :meth:`RecModel.loss` for a BPR batch and :meth:`RecModel.score` for
+full ranking. Epochs, sampling, evaluation, early stopping and checkpoints belong to the trainer;
+a model that needs more than one optimiser may own its step by overriding
+:meth:`RecModel.train_step`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, ClassVar, TypeVar
+
+import torch
+from torch import nn
+
+from mmbench.config import TrainConfig
+from mmbench.data.dataset import TrainView
+from mmbench.errors import ConfigError
+from mmbench.search_space import SearchSpace
+
+
+@dataclass(frozen=True)
+class BprBatch:
+    """One batch of (user, positive item, negative item) triples, as int64 tensors on the device."""
+
+    users: torch.Tensor
+    pos_items: torch.Tensor
+    neg_items: torch.Tensor
+
+
+Scorer = Callable[[torch.Tensor], torch.Tensor]
+
+
+class RecModel(nn.Module):
+    """Base class of every recommender plugin.
+
+    Subclasses set ``name`` (through :func:`register_model`), ``config_class`` (a
+    :class:`TrainConfig` subclass with the paper's defaults), ``search_space`` (Optuna ranges) and
+    ``needs_features`` (True when the model cannot run without at least one feature modality).
+    """
+
+    name: ClassVar[str] = ""
+    config_class: ClassVar[type[TrainConfig]] = TrainConfig
+    search_space: ClassVar[SearchSpace] = {}
+    needs_features: ClassVar[bool] = False
+
+    def __init__(self, view: TrainView, config: TrainConfig) -> None:
+        super().__init__()
+        if self.needs_features and not view.features:
+            raise ConfigError(
+                f"model {self.name!r} needs item features, but the dataset has no modality "
+                f"(*_feat.npy files); use a dataset with features or an ID-only model"
+            )
+        self.config = config
+        self.n_users = view.n_users
+        self.n_items = view.n_items
+
+    def loss(self, batch: BprBatch) -> dict[str, torch.Tensor]:
+        """The training loss of a batch: ``{"loss": total, <part>: value, ...}``."""
+        raise NotImplementedError
+
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        """Scores of ``users`` against every item: shape ``[len(users), n_items]``."""
+        raise NotImplementedError
+
+    def scorer(self) -> Scorer:
+        """A function scoring user batches during one evaluation pass.
+
+        Graph models override this to propagate embeddings once per pass instead of per batch.
+        """
+        return self.score
+
+    def train_step(self, batch: BprBatch, optimizer: torch.optim.Optimizer) -> dict[str, float]:
+        """One optimisation step on a batch; returns the loss parts as floats for logging."""
+        optimizer.zero_grad(set_to_none=True)
+        parts = self.loss(batch)
+        parts["loss"].backward()
+        optimizer.step()
+        return {key: float(value.detach()) for key, value in parts.items()}
+
+
+M = TypeVar("M", bound=type[RecModel])
+
+
+def register_model(name: str) -> Callable[[M], M]:
+    """Name a model class and check it honours the contract.
+
+    The name is what ``--models`` accepts. Discovery is through the ``mmbench.models`` entry-point
+    group (see :mod:`mmbench.models.registry`), so a package adds models without touching mmbench.
+    """
+
+    def decorate(cls: M) -> M:
+        if not (isinstance(cls, type) and issubclass(cls, RecModel)):
+            raise TypeError(f"@register_model({name!r}) must decorate a RecModel subclass")
+        if not issubclass(cls.config_class, TrainConfig):
+            raise TypeError(f"{cls.__name__}.config_class must subclass TrainConfig")
+        for method in ("loss", "score"):
+            if getattr(cls, method) is getattr(RecModel, method):
+                raise TypeError(f"{cls.__name__} must implement {method}()")
+        cls.name = name
+        return cls
+
+    return decorate

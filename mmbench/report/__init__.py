@@ -1,0 +1,1 @@
+"""Reports built from stored run records only: they never train anything."""

@@ -1,0 +1,253 @@
+"""The shared BPR training loop: epochs, validation, early stopping, checkpoints, one test pass.
+
+Model selection reads validation only; the test split is evaluated once, on the restored best
+checkpoint, after training has ended.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from mmbench.atomic import write_bytes_atomic
+from mmbench.config import TrainConfig
+from mmbench.data.dataset import Dataset
+from mmbench.errors import ConfigError, TrainingError
+from mmbench.evaluation.evaluator import EvalResult, Evaluator
+from mmbench.evaluation.metrics import parse_metric_key
+from mmbench.evaluation.protocols import get_protocol
+from mmbench.models.base import BprBatch, RecModel
+from mmbench.progress import Progress
+from mmbench.training.reproducibility import capture_rng_state, restore_rng_state
+from mmbench.training.sampler import BprSampler
+
+DEFAULT_KS = (10, 20, 50)
+
+
+def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """The optimiser that ``config.optimizer`` names, over the model's trainable parameters."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def shares_selection(protocols: Sequence[str], metric: str) -> bool:
+    """Whether one training run selects the same epoch under every protocol listed.
+
+    True when the protocols mask the same items at validation and the selection metric is
+    computed the same way by all of them (only NDCG's normalisation differs between presets).
+    """
+    name, _ = parse_metric_key(metric)
+    resolved = [get_protocol(p) for p in protocols]
+    first = resolved[0]
+    return all(
+        p.masked_splits("valid") == first.masked_splits("valid")
+        and (name != "ndcg" or p.ndcg_ideal == first.ndcg_ideal)
+        for p in resolved
+    )
+
+
+@dataclass
+class TrainOutcome:
+    """What a finished training run reports: selection on validation, one test evaluation.
+
+    ``results`` maps each protocol to its (validation, test) evaluation of the restored best
+    state; the first protocol is the one that selected it.
+    """
+
+    best_epoch: int
+    epochs_run: int
+    stopped_early: bool
+    history: list[dict[str, Any]]
+    results: dict[str, tuple[EvalResult, EvalResult]]
+    timing: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> EvalResult:
+        return next(iter(self.results.values()))[0]
+
+    @property
+    def test(self) -> EvalResult:
+        return next(iter(self.results.values()))[1]
+
+
+@dataclass
+class _LoopState:
+    epoch: int = 0
+    best_value: float = -math.inf
+    best_epoch: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    bad_evaluations: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    train_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    epoch_seconds: list[float] = field(default_factory=list)
+
+
+def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+class Trainer:
+    """Trains one model on one dataset with one seed; see :meth:`fit`."""
+
+    def __init__(
+        self,
+        model: RecModel,
+        dataset: Dataset,
+        config: TrainConfig,
+        protocols: str | Sequence[str],
+        device: torch.device,
+        seed: int,
+        checkpoint_path: Path | None = None,
+        progress: Progress | None = None,
+        on_evaluation: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
+        self.model = model.to(device)
+        self.dataset = dataset
+        self.config = config
+        self.device = device
+        self.checkpoint_path = checkpoint_path
+        self.progress = progress or Progress(enabled=False)
+        self.on_evaluation = on_evaluation
+        protocols = [protocols] if isinstance(protocols, str) else list(protocols)
+        if not shares_selection(protocols, config.metric):
+            raise ConfigError(
+                f"protocols {', '.join(protocols)} compute the selection metric {config.metric} "
+                "differently at validation; run them separately or select on another metric"
+            )
+        _, metric_k = parse_metric_key(config.metric)
+        ks = tuple(sorted(set(DEFAULT_KS) | {metric_k}))
+        self.evaluators = {
+            p: (
+                Evaluator(dataset, "valid", p, ks, config.eval_batch_size),
+                Evaluator(dataset, "test", p, ks, config.eval_batch_size),
+            )
+            for p in protocols
+        }
+        self.valid_evaluator = self.evaluators[protocols[0]][0]
+        self.sampler = BprSampler(dataset.train, config.batch_size, np.random.default_rng(seed))
+        self.optimizer = build_optimizer(self.model, config)
+
+    def evaluate(self, evaluator: Evaluator) -> EvalResult:
+        self.model.eval()
+        with torch.no_grad():
+            result = evaluator.evaluate(self.model.scorer(), self.device)
+        self.model.train()
+        return result
+
+    def _batch(self, users: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> BprBatch:
+        as_tensor = lambda a: torch.from_numpy(a).to(self.device)  # noqa: E731
+        return BprBatch(as_tensor(users), as_tensor(pos), as_tensor(neg))
+
+    def _train_epoch(self, epoch: int) -> dict[str, float]:
+        self.model.train()
+        sums: dict[str, float] = {}
+        n_batches = len(self.sampler)
+        for index, (users, pos, neg) in enumerate(self.sampler.epoch()):
+            parts = self.model.train_step(self._batch(users, pos, neg), self.optimizer)
+            loss = parts["loss"]
+            if not math.isfinite(loss):
+                raise TrainingError(
+                    f"the loss became {loss} at epoch {epoch} (batch {index + 1} of {n_batches}); "
+                    "lower the learning rate (--set lr=...) or check the features for extreme values"
+                )
+            for key, value in parts.items():
+                sums[key] = sums.get(key, 0.0) + value
+            self.progress.update(f"epoch {epoch} batch {index + 1}/{n_batches} loss {loss:.4f}")
+        return {key: value / n_batches for key, value in sums.items()}
+
+    def _save_checkpoint(self, state: _LoopState) -> None:
+        if self.checkpoint_path is None:
+            return
+        payload = {
+            "loop": state,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": capture_rng_state(),
+            "sampler_rng": self.sampler.rng.bit_generator.state,
+        }
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        write_bytes_atomic(self.checkpoint_path, buffer.getvalue())
+
+    def _load_checkpoint(self) -> _LoopState:
+        payload = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        restore_rng_state(payload["rng"])
+        self.sampler.rng.bit_generator.state = payload["sampler_rng"]
+        return payload["loop"]
+
+    def fit(self, resume: bool = False) -> TrainOutcome:
+        """Train until ``epochs`` or early stopping, restore the best state, evaluate test once.
+
+        Early stopping counts evaluations without a strict improvement of the validation metric
+        and stops after ``patience`` of them (``patience=0`` disables it). With ``resume`` the loop
+        continues from the checkpoint written at the last evaluation.
+        """
+        config = self.config
+        can_resume = resume and self.checkpoint_path is not None and self.checkpoint_path.exists()
+        state = self._load_checkpoint() if can_resume else _LoopState()
+        stopped_early = False
+        for epoch in range(state.epoch + 1, config.epochs + 1):
+            started = time.perf_counter()
+            losses = self._train_epoch(epoch)
+            elapsed = time.perf_counter() - started
+            state.train_seconds += elapsed
+            state.epoch_seconds.append(elapsed)
+            state.epoch = epoch
+            if epoch % config.eval_every and epoch != config.epochs:
+                continue
+            started = time.perf_counter()
+            valid = self.evaluate(self.valid_evaluator)
+            state.eval_seconds += time.perf_counter() - started
+            value = valid.metrics[config.metric]
+            row = {"epoch": epoch, "epoch_seconds": round(elapsed, 4), **losses}
+            row.update({f"valid_{k}": v for k, v in valid.metrics.items()})
+            state.history.append(row)
+            if value > state.best_value:
+                state.best_value, state.best_epoch = value, epoch
+                state.best_state = _cpu_state(self.model)
+                state.bad_evaluations = 0
+            else:
+                state.bad_evaluations += 1
+            self._save_checkpoint(state)
+            if self.on_evaluation:
+                self.on_evaluation(state.history)
+            self.progress.update(
+                f"epoch {epoch}: valid {config.metric} {value:.4f} "
+                f"(best {state.best_value:.4f} @ {state.best_epoch})",
+                force=True,
+            )
+            stopped_early = config.patience > 0 and state.bad_evaluations >= config.patience
+            if stopped_early:
+                break
+        self.progress.close()
+        if state.best_state is None:
+            raise TrainingError("training ran no epoch: nothing to evaluate (check --epochs)")
+        self.model.load_state_dict(copy.deepcopy(state.best_state))
+        started = time.perf_counter()
+        results = {
+            protocol: (self.evaluate(valid_evaluator), self.evaluate(test_evaluator))
+            for protocol, (valid_evaluator, test_evaluator) in self.evaluators.items()
+        }
+        final_eval = time.perf_counter() - started
+        timing = {
+            "train_seconds": round(state.train_seconds, 3),
+            "median_epoch_seconds": round(statistics.median(state.epoch_seconds), 4),
+            "eval_seconds": round(state.eval_seconds + final_eval, 3),
+        }
+        return TrainOutcome(state.best_epoch, state.epoch, stopped_early, state.history, results, timing)

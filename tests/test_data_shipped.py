@@ -1,0 +1,124 @@
+"""The shipped datasets load with the published file counts, and their checksums are enforced."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+import numpy as np
+import pytest
+
+from mmbench.data import default_datasets_root, list_shipped, load_dataset
+from mmbench.data.card import files_markdown, modalities_markdown, statistics_markdown
+from mmbench.data.catalog import read_manifest
+from mmbench.data.checksums import combined_checksum
+from mmbench.errors import DataError
+
+# /work/shared/datasets/README.md: counts and sha256 of the files as published.
+EXPECTED = {
+    "tiktok": {
+        "users": 9308, "items": 6710, "train": 59541, "valid": 3051, "test": 6130,
+        "users_without_train": 10, "cold_items": 465, "modalities": {"audio": 128, "image": 128},
+        "sha256": {
+            "tiktok.inter": "af6557e71564109208471f8e7eb9e74c40acaf05be4f131d93c8ab66b3330bd0",
+            "image_feat.npy": "f6c1ec1726ed2aa80315411199ab2143bee6333821bf58c5f00bd3f5b462efc2",
+            "audio_feat.npy": "d45a44a9d462f578802de914c2feea5cfd45742b2922775a085b9bdc1beba26f",
+        },
+    },
+    "baby": {
+        "users": 19445, "items": 7050, "train": 118551, "valid": 21682, "test": 20559,
+        "users_without_train": 0, "cold_items": 2, "modalities": {},
+        "sha256": {
+            "baby.inter": "65ad9a6077958b5e8c10d70ffcf0a90503d5a05d0b37ced5f48ab69e5fc18be4",
+        },
+    },
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    """Both shipped datasets, loaded once (warnings not logged)."""
+    return {name: load_dataset(name, warn=False) for name in EXPECTED}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_shipped_counts_match_the_published_files(name, shipped):
+    dataset, expected = shipped[name], EXPECTED[name]
+    stats = dataset.statistics()
+    assert (stats["users"], stats["items"]) == (expected["users"], expected["items"])
+    assert stats["interactions"] == {s: expected[s] for s in ("train", "valid", "test")}
+    assert stats["users_without_train"] == expected["users_without_train"]
+    assert stats["cold_items"] == expected["cold_items"]
+    assert stats["modalities"] == expected["modalities"]
+    assert all(values.dtype == np.float32 for values in dataset.features.values())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_shipped_provenance(name, shipped):
+    provenance = shipped[name].provenance
+    assert provenance.shipped and provenance.layout == "mmrec" and provenance.name == name
+    assert dict(provenance.file_sha256) == EXPECTED[name]["sha256"]
+    assert provenance.checksum == combined_checksum(EXPECTED[name]["sha256"])
+    assert provenance.path == str(default_datasets_root() / name)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_manifest_and_card_agree_with_the_loader(name, shipped):
+    dataset = shipped[name]
+    folder = default_datasets_root() / name
+    manifest = read_manifest(folder)
+    stats = dataset.statistics()
+    assert manifest["statistics"]["interactions"] == stats["interactions"]
+    assert manifest["checksum"] == dataset.provenance.checksum
+    card = (folder / "CARD.md").read_text(encoding="utf-8")
+    for table in (statistics_markdown(dataset), modalities_markdown(manifest), files_markdown(manifest)):
+        assert table in card
+
+
+def test_shipped_warnings_have_counts(caplog):
+    with caplog.at_level(logging.WARNING, logger="mmbench.data"):
+        load_dataset("tiktok")
+        load_dataset("baby")
+    messages = [record.getMessage() for record in caplog.records]
+    assert any(m.startswith("tiktok: 10 of 9308 users have no training interaction") for m in messages)
+    assert any(m.startswith("tiktok: 465 of 6710 items never appear in train") for m in messages)
+    assert any(m.startswith("baby: 2 of 7050 items never appear in train") for m in messages)
+
+
+def test_list_shipped():
+    entries = {entry.name: entry for entry in list_shipped()}
+    assert {"tiktok", "baby"} <= set(entries)
+    summary = entries["tiktok"].summary()
+    assert summary["origin"] == "shipped" and summary["users"] == 9308
+    assert summary["modalities"] == {"audio": 128, "image": 128}
+
+
+@pytest.fixture
+def tiktok_copy(tmp_path):
+    """A copy of the shipped tiktok folder under a separate datasets root."""
+    shutil.copytree(default_datasets_root() / "tiktok", tmp_path / "tiktok")
+    return tmp_path
+
+
+def test_modified_shipped_file_is_refused(tiktok_copy):
+    inter = tiktok_copy / "tiktok" / "tiktok.inter"
+    data = bytearray(inter.read_bytes())
+    data[-2] = ord("1") if data[-2] != ord("1") else ord("2")  # one byte of the last x_label
+    inter.write_bytes(bytes(data))
+    with pytest.raises(DataError) as error:
+        load_dataset("tiktok", datasets_root=tiktok_copy)
+    message = str(error.value)
+    assert "tiktok.inter: sha256 mismatch (expected af6557e71564" in message
+    assert "restore it with git checkout" in message
+
+
+def test_unlisted_file_in_shipped_folder_is_refused(tiktok_copy):
+    np.save(tiktok_copy / "tiktok" / "text_feat.npy", np.zeros((6710, 4), np.float32))
+    with pytest.raises(DataError, match="text_feat.npy not listed in dataset.json"):
+        load_dataset("tiktok", datasets_root=tiktok_copy)
+
+
+def test_unmodified_copy_loads_as_shipped(tiktok_copy):
+    dataset = load_dataset("tiktok", datasets_root=tiktok_copy, warn=False)
+    assert dataset.provenance.shipped
+    assert dataset.provenance.checksum == combined_checksum(EXPECTED["tiktok"]["sha256"])
