@@ -53,6 +53,15 @@ def test_shipped_counts_match_the_published_files(name, shipped):
     assert all(values.dtype == np.float32 for values in dataset.features.values())
 
 
+def test_tiktok_protocols_coincide_by_construction(shipped):
+    """The reproduction report states that lattice and standard agree on TikTok: this is why."""
+    tiktok = shipped["tiktok"]
+    has_valid = np.diff(tiktok.valid.indptr) > 0
+    test_counts = np.diff(tiktok.test.indptr)
+    assert not (has_valid & (test_counts > 0)).any()
+    assert set(test_counts[test_counts > 0]) == {1}
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_shipped_provenance(name, shipped):
     provenance = shipped[name].provenance

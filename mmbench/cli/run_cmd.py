@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="override a config key, repeatable (see `mmbench models NAME` for the keys)",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument(
+        "--threads", type=int, help="CPU threads for torch (default: torch's own choice)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue unfinished runs from their checkpoint")
     add_results_argument(parser)
     parser.set_defaults(handler=handle)
@@ -39,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     # torch and the models load here, not at start-up, so that other commands start fast
+    import torch
+
     from mmbench.experiment import run_model
     from mmbench.models.registry import default_registry
     from mmbench.progress import Progress
@@ -61,6 +66,10 @@ def handle(args: argparse.Namespace) -> int:
                 "at validation, so one training cannot serve both; run them separately"
             )
     device = resolve_device(args.device)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     dataset = dataset_from_args(args)
     records = []
     for cls in model_classes:

@@ -27,7 +27,9 @@ COMPARED = ("recall@20", "ndcg@20", "precision@20")
 DATA_NOTES = {
     "tiktok": "Same split files as the MMSSL paper (9,308 users in the files; 9,319 printed). "
     "Our TikTok has image (128-d) and audio (128-d) features only: the paper's 768-d text "
-    "modality is not available. ID-only models are unaffected.",
+    "modality is not available. ID-only models are unaffected. No TikTok user has both a "
+    "validation and a test item, and every test user has exactly one, so `lattice` and "
+    "`standard` give identical test numbers on TikTok.",
     "baby": "Same split as MMSSL/DiffMM (train 118,551 / valid 21,682 / test 20,559). "
     "Interactions only: the paper's 4096-d image and 1024-d text features are not available.",
 }

@@ -1,0 +1,68 @@
+"""run_model end to end in-process: records, resume of an interrupted run, corrupt records skipped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from baselines.mf_bpr import MFBPR
+from mmbench.experiment import run_model
+from mmbench.models.base import BprBatch
+from mmbench.records import load_records
+from synthetic import tiny_dataset
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashingMF(MFBPR):
+    """MF-BPR that raises after a set number of optimisation steps (None: never)."""
+
+    steps_before_crash: int | None = None
+
+    def train_step(self, batch: BprBatch, optimizer: torch.optim.Optimizer) -> dict[str, float]:
+        if CrashingMF.steps_before_crash is not None:
+            if CrashingMF.steps_before_crash == 0:
+                raise Crash
+            CrashingMF.steps_before_crash -= 1
+        return super().train_step(batch, optimizer)
+
+
+def run(dataset, root: Path, resume: bool = False):
+    overrides = {"epochs": "5", "batch_size": "30", "patience": "0"}
+    return run_model(CrashingMF, dataset, 3, ["lattice"], overrides, torch.device("cpu"), root, resume=resume)
+
+
+def test_resume_finishes_an_interrupted_run_with_the_uninterrupted_result(tmp_path: Path, monkeypatch) -> None:
+    dataset = tiny_dataset()
+    (reference,) = run(dataset, tmp_path / "reference")
+
+    # 4 batches per epoch (120 training pairs / 30): crash in epoch 3, after two checkpoints
+    monkeypatch.setattr(CrashingMF, "steps_before_crash", 9)
+    with pytest.raises(Crash):
+        run(dataset, tmp_path / "resumed")
+    (unfinished,) = (tmp_path / "resumed").glob("runs/*/*/*")
+    assert json.loads((unfinished / "run.json").read_text())["status"] == "running"
+    assert (unfinished / "checkpoint.pt").exists()
+    assert load_records(tmp_path / "resumed") == []
+
+    monkeypatch.setattr(CrashingMF, "steps_before_crash", None)
+    (resumed,) = run(dataset, tmp_path / "resumed", resume=True)
+    assert resumed.path == unfinished
+    assert resumed.data["metrics"] == reference.data["metrics"]
+    assert not (unfinished / "checkpoint.pt").exists()
+
+
+def test_unreadable_records_are_named_and_skipped(tmp_path: Path, caplog) -> None:
+    dataset = tiny_dataset()
+    (good,) = run(dataset, tmp_path)
+    broken = tmp_path / "runs" / "unnamed" / "mf_bpr" / "broken-run"
+    broken.mkdir(parents=True)
+    (broken / "run.json").write_text("{not json")
+    records = load_records(tmp_path)
+    assert [r.path for r in records] == [good.path]
+    assert "broken-run" in caplog.text
