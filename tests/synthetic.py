@@ -8,11 +8,15 @@ import scipy.sparse as sp
 from mmbench.data.dataset import Dataset
 
 
-def tiny_dataset(n_users: int = 30, n_items: int = 60, seed: int = 0) -> Dataset:
+def tiny_dataset(
+    n_users: int = 30, n_items: int = 60, seed: int = 0, audio_dim: int | None = None
+) -> Dataset:
     """Each user gets 6 distinct items (4 train, 1 valid, 1 test); every item is used.
 
     Users take consecutive slices of concatenated item permutations, so ``n_items`` must be a
-    multiple of 6 for the slices not to straddle two permutations.
+    multiple of 6 for the slices not to straddle two permutations. Items have an 8-d ``image``
+    modality; ``audio_dim`` adds a second, ``audio`` modality of that width (drawn after the
+    image features, so the default dataset is unchanged).
     """
     rng = np.random.default_rng(seed)
     blocks = -(-n_users * 6 // n_items)
@@ -29,6 +33,8 @@ def tiny_dataset(n_users: int = 30, n_items: int = 60, seed: int = 0) -> Dataset
         return sp.csr_matrix((np.ones(len(users), np.float32), (users, items)), shape=(n_users, n_items))
 
     features = {"image": rng.normal(size=(n_items, 8)).astype(np.float32)}
+    if audio_dim is not None:
+        features["audio"] = rng.normal(size=(n_items, audio_dim)).astype(np.float32)
     return Dataset(n_users, n_items, matrix("train"), matrix("valid"), matrix("test"), features)
 
 

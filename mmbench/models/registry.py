@@ -12,6 +12,9 @@ ENTRY_POINT_GROUP = "mmbench.models"
 BUILTIN_MODELS = {
     "mf_bpr": "baselines.mf_bpr:MFBPR",
     "lightgcn": "baselines.lightgcn:LightGCN",
+    "lattice": "baselines.lattice:Lattice",
+    "vbpr": "baselines.vbpr:VBPR",
+    "mmgcn": "baselines.mmgcn:MMGCN",
 }
 
 

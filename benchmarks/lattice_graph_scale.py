@@ -1,0 +1,161 @@
+"""Memory and time of LATTICE's item graphs at Amazon Elec scale, where dense graphs do not fit.
+
+MMRec's LATTICE builds dense n_items x n_items float32 matrices (about 15.9 GB each at Elec's
+63,001 items, several at once), so it has no Elec result. mmbench builds the same graphs sparse
+and blockwise (:mod:`mmbench.models.knn`). This script measures that on seeded synthetic data of
+Elec's shape: float32 features of 4096 (image) and 384 (text) dimensions.
+
+Default mode: build each modality's initial kNN graph from the raw features and one learned graph
+from a 64-d projection, printing the time and the process's peak RSS after each step, next to
+what one dense matrix would take. ``--train-epoch`` mode instead builds the ``lattice`` model on
+a synthetic interaction matrix (Elec-like: about 190k users, 1.7M interactions) and runs one
+training epoch, or its first ``--batches`` batches with the epoch time extrapolated (use that on
+a CPU: LATTICE rebuilds the learned graphs at every batch, about 1 TFLOP per batch at Elec
+size). Run the two modes as separate processes: peak RSS is a high-water mark of the process.
+
+Synthetic features are fine for memory and time only: their neighbours mean nothing.
+
+    python benchmarks/lattice_graph_scale.py [--items 63001] [--dims 4096,384] [--threads N]
+    python benchmarks/lattice_graph_scale.py --train-epoch [--users 190000] [--interactions 1700000]
+
+A small run of both modes: add ``--items 8000`` (and, with ``--train-epoch``, ``--users 20000
+--interactions 200000 --batches 20``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import resource
+import time
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from baselines.lattice import Lattice, LatticeConfig
+from mmbench.data.dataset import TrainView
+from mmbench.models.base import BprBatch
+from mmbench.models.knn import knn_graph, symmetric_normalise
+from mmbench.training.sampler import BprSampler
+from mmbench.training.trainer import build_optimizer
+
+GIB = 1024**3
+
+
+def peak_rss_gib() -> float:
+    """The process's peak resident set size so far, in GiB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB
+
+
+def synthetic_features(n_items: int, dims: Sequence[int], seed: int) -> dict[str, np.ndarray]:
+    """Seeded standard-normal float32 features, one modality per dimension (named ``m<dim>``)."""
+    rng = np.random.default_rng(seed)
+    return {f"m{dim}": rng.standard_normal((n_items, dim), dtype=np.float32) for dim in dims}
+
+
+def synthetic_interactions(n_users: int, n_items: int, n_interactions: int, seed: int) -> sp.csr_matrix:
+    """A binary user x item CSR of about ``n_interactions`` uniformly drawn pairs (duplicates merged)."""
+    rng = np.random.default_rng(seed + 1)
+    users = rng.integers(0, n_users, n_interactions)
+    items = rng.integers(0, n_items, n_interactions)
+    ones = np.ones(n_interactions, dtype=np.float32)
+    matrix = sp.csr_matrix((ones, (users, items)), shape=(n_users, n_items))
+    matrix.data[:] = 1.0
+    return matrix
+
+
+def report(step: str, seconds: float) -> None:
+    print(f"{step:<44} {seconds:9.2f} s   peak RSS {peak_rss_gib():6.2f} GiB", flush=True)
+
+
+def build_graphs(features: dict[str, np.ndarray], args: argparse.Namespace) -> None:
+    """Each modality's initial graph, then a learned graph from a seeded linear projection."""
+    n_items = next(iter(features.values())).shape[0]
+    edges = 0
+    for name, values in features.items():
+        started = time.perf_counter()
+        raw = torch.from_numpy(values)
+        graph = symmetric_normalise(knn_graph(raw, args.topk, args.block_size))
+        edges += graph.indices.numel()
+        report(f"initial kNN graph, {name} ({values.shape[1]}-d)", time.perf_counter() - started)
+        generator = torch.Generator().manual_seed(args.seed)
+        projection = torch.randn(values.shape[1], args.feat_embed_dim, generator=generator)
+        started = time.perf_counter()
+        with torch.no_grad():
+            symmetric_normalise(knn_graph(raw @ projection, args.topk, args.block_size))
+        step = f"learned kNN graph, {name} ({args.feat_embed_dim}-d projection)"
+        report(step, time.perf_counter() - started)
+    mib = edges * (8 + 4) / 2**20
+    print(f"sparse graphs: {edges:,} edges in all, {mib:.1f} MiB (int64 column + float32 weight)")
+
+
+def train_epoch(features: dict[str, np.ndarray], args: argparse.Namespace) -> None:
+    """Build the ``lattice`` model on synthetic interactions and time one epoch (or a prefix)."""
+    started = time.perf_counter()
+    train = synthetic_interactions(args.users, args.items, args.interactions, args.seed)
+    report(f"interactions: {args.users:,} users, {train.nnz:,} pairs", time.perf_counter() - started)
+    config = dataclasses.replace(LatticeConfig(), topk=args.topk, knn_block_size=args.block_size)
+    torch.manual_seed(args.seed)
+    started = time.perf_counter()
+    model = Lattice(TrainView(args.users, args.items, train, features), config)
+    report("model with initial graphs", time.perf_counter() - started)
+    optimizer = build_optimizer(model, config)
+    sampler = BprSampler(train, config.batch_size, np.random.default_rng(args.seed))
+    n_batches = len(sampler) if args.batches <= 0 else min(args.batches, len(sampler))
+    started = time.perf_counter()
+    for index, (users, pos, neg) in enumerate(sampler.epoch()):
+        if index == n_batches:
+            break
+        batch = BprBatch(*(torch.from_numpy(array) for array in (users, pos, neg)))
+        model.train_step(batch, optimizer)
+    seconds = time.perf_counter() - started
+    report(f"training, {n_batches} of {len(sampler)} batches of {config.batch_size}", seconds)
+    if n_batches < len(sampler):
+        print(f"  epoch time extrapolated: {seconds / n_batches * len(sampler):.1f} s")
+    started = time.perf_counter()
+    model.eval()
+    with torch.no_grad():
+        model.scorer()
+    report("eval pass: scorer() graphs + propagation", time.perf_counter() - started)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=63001, help="catalogue size (Elec: 63001)")
+    parser.add_argument("--dims", default="4096,384", help="feature dimension of each modality")
+    parser.add_argument("--topk", type=int, default=10)
+    parser.add_argument("--block-size", type=int, default=1024, help="similarity rows per block")
+    parser.add_argument("--feat-embed-dim", type=int, default=64, help="learned-graph projection")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--train-epoch", action="store_true", help="time one training epoch instead")
+    parser.add_argument("--users", type=int, default=190000)
+    parser.add_argument("--interactions", type=int, default=1700000)
+    parser.add_argument("--batches", type=int, default=0, help="train only this many batches (0: all)")
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    dims = [int(part) for part in args.dims.split(",") if part.strip()]
+
+    dense_gb = args.items**2 * 4 / 1e9
+    print(
+        f"{args.items:,} items, modalities {dims}, topk {args.topk}, block {args.block_size}, "
+        f"torch threads {torch.get_num_threads()}"
+    )
+    print(
+        f"a dense {args.items:,}^2 float32 matrix would take {dense_gb:.1f} GB; "
+        "LATTICE's code holds several at once"
+    )
+    started = time.perf_counter()
+    features = synthetic_features(args.items, dims, args.seed)
+    report("synthetic features", time.perf_counter() - started)
+    if args.train_epoch:
+        train_epoch(features, args)
+    else:
+        build_graphs(features, args)
+
+
+if __name__ == "__main__":
+    main()
