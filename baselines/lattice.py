@@ -29,7 +29,7 @@ from torch import nn
 from mmbench.config import TrainConfig
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
-from mmbench.models.base import BprBatch, RecModel, Scorer, register_model
+from mmbench.models.base import BprBatch, PropagatedEmbeddingModel, register_model
 from mmbench.models.graph import symmetric_bipartite_adjacency
 from mmbench.models.knn import KnnGraph, knn_graph, symmetric_normalise
 from mmbench.models.losses import bpr_loss, l2_penalty
@@ -100,7 +100,7 @@ class ModalityGraph(nn.Module):
 
 
 @register_model("lattice")
-class Lattice(RecModel):
+class Lattice(PropagatedEmbeddingModel):
     """LATTICE: learned modality item graphs added to a LightGCN backbone (ACM MM 2021).
 
     Written from the paper. Deliberate differences from the paper:
@@ -200,11 +200,3 @@ class Lattice(RecModel):
         ranking = bpr_loss((users * pos).sum(-1), (users * neg).sum(-1))
         reg = self.config.reg_weight * l2_penalty(users, pos, neg)
         return {"loss": ranking + reg, "bpr": ranking, "reg": reg}
-
-    def score(self, users: torch.Tensor) -> torch.Tensor:
-        users_all, items_all = self.propagate()
-        return users_all[users] @ items_all.T
-
-    def scorer(self) -> Scorer:
-        users_all, items_all = self.propagate()
-        return lambda users: users_all[users] @ items_all.T

@@ -14,7 +14,7 @@ from torch import nn
 
 from mmbench.config import TrainConfig
 from mmbench.data.dataset import TrainView
-from mmbench.models.base import BprBatch, RecModel, Scorer, register_model
+from mmbench.models.base import BprBatch, PropagatedEmbeddingModel, register_model
 from mmbench.models.graph import symmetric_bipartite_adjacency
 from mmbench.models.losses import bpr_loss, l2_penalty
 from mmbench.search_space import FloatParam, IntParam
@@ -28,7 +28,7 @@ class LightGCNConfig(TrainConfig):
 
 
 @register_model("lightgcn")
-class LightGCN(RecModel):
+class LightGCN(PropagatedEmbeddingModel):
     """Layer-averaged propagation of user and item ID embeddings."""
 
     config_class = LightGCNConfig
@@ -68,11 +68,3 @@ class LightGCN(RecModel):
             self.item_embedding(batch.neg_items),
         )
         return {"loss": ranking + reg, "bpr": ranking, "reg": reg}
-
-    def score(self, users: torch.Tensor) -> torch.Tensor:
-        users_all, items_all = self.propagate()
-        return users_all[users] @ items_all.T
-
-    def scorer(self) -> Scorer:
-        users_all, items_all = self.propagate()
-        return lambda users: users_all[users] @ items_all.T

@@ -20,8 +20,8 @@ from torch import nn
 from mmbench.config import TrainConfig
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
-from mmbench.models.base import BprBatch, RecModel, Scorer, register_model
-from mmbench.models.graph_ops import mean_bipartite_adjacency, sparse_matmul, transpose_csr
+from mmbench.models.base import BprBatch, PropagatedEmbeddingModel, register_model
+from mmbench.models.graph import mean_bipartite_adjacency, sparse_matmul, transpose_csr
 from mmbench.models.losses import bpr_loss, l2_penalty
 from mmbench.search_space import Categorical, FloatParam, IntParam
 
@@ -110,7 +110,7 @@ class _ModalityGCN(nn.Module):
 
 
 @register_model("mmgcn")
-class MMGCN(RecModel):
+class MMGCN(PropagatedEmbeddingModel):
     """Per-modality GCNs with trained ID embeddings; the modalities' outputs are summed.
 
     Layer l of modality m, for every node v (user or item) with neighbours N(v):
@@ -178,11 +178,3 @@ class MMGCN(RecModel):
             *(branch.preference(batch.users) for branch in self.branches),
         )
         return {"loss": ranking + reg, "bpr": ranking, "reg": reg}
-
-    def score(self, users: torch.Tensor) -> torch.Tensor:
-        users_all, items_all = self.propagate()
-        return users_all[users] @ items_all.T
-
-    def scorer(self) -> Scorer:
-        users_all, items_all = self.propagate()
-        return lambda users: users_all[users] @ items_all.T

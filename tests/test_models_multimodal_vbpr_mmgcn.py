@@ -15,7 +15,7 @@ from mmbench.config import apply_overrides
 from mmbench.data.dataset import Dataset
 from mmbench.errors import ConfigError
 from mmbench.models import BprBatch, default_registry
-from mmbench.models.graph_ops import mean_bipartite_adjacency, sparse_matmul, transpose_csr
+from mmbench.models.graph import mean_bipartite_adjacency, sparse_matmul, transpose_csr
 from mmbench.training.reproducibility import seed_everything
 from mmbench.training.trainer import Trainer
 from synthetic import tiny_dataset

@@ -1,6 +1,10 @@
 """The model plugin contract and the registry that finds plugins by name."""
 
-from mmbench.models.base import BprBatch, RecModel, Scorer, register_model
+from mmbench.models.base import BprBatch, PropagatedEmbeddingModel, RecModel, Scorer, register_model
 from mmbench.models.registry import ModelRegistry, default_registry
 
-__all__ = ["BprBatch", "ModelRegistry", "RecModel", "Scorer", "default_registry", "register_model"]
+__all__ = [
+    "BprBatch",
+    "ModelRegistry",
+    "PropagatedEmbeddingModel",
+    "RecModel", "Scorer", "default_registry", "register_model"]

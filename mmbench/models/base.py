@@ -81,6 +81,25 @@ class RecModel(nn.Module):
         return {key: float(value.detach()) for key, value in parts.items()}
 
 
+class PropagatedEmbeddingModel(RecModel):
+    """A model scoring by dot products of user and item embeddings computed in one pass.
+
+    Graph models implement :meth:`propagate`; scoring then propagates once per evaluation pass
+    (not once per user batch) and ranks by ``<e_u, e_i>``.
+    """
+
+    def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final user embeddings ``[n_users, d]`` and item embeddings ``[n_items, d]``."""
+        raise NotImplementedError
+
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        return self.scorer()(users)
+
+    def scorer(self) -> Scorer:
+        users_all, items_all = self.propagate()
+        return lambda users: users_all[users] @ items_all.T
+
+
 M = TypeVar("M", bound=type[RecModel])
 
 

