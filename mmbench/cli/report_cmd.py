@@ -24,12 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from mmbench.models.registry import default_registry
-
     records = load_records(args.results)
     written = []
     reproduction = args.results / "reproduction.md"
-    write_text_atomic(reproduction, render_reproduction(records, default_registry(), COMMAND))
+    write_text_atomic(reproduction, render_reproduction(records, COMMAND))
     written.append(reproduction)
     for dataset in sorted({r.dataset for r in records}):
         path = args.results / f"leaderboard_{dataset}.md"
