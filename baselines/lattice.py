@@ -36,6 +36,9 @@ from mmbench.models.losses import bpr_loss, l2_penalty
 from mmbench.search_space import FloatParam, IntParam
 
 
+GRAPH_REBUILDS = ("epoch", "batch")
+
+
 @dataclass(frozen=True)
 class LatticeConfig(TrainConfig):
     """Defaults of the LATTICE code lineage (CRIPAC-DIG/LATTICE ``codes/utility/parser.py``, as
@@ -45,6 +48,11 @@ class LatticeConfig(TrainConfig):
 
     ``knn_block_size`` is mmbench's: rows of similarities computed at once when building kNN
     graphs (memory block_size * n_items floats; it does not change the result).
+
+    ``graph_rebuild`` says when the learned graphs are rebuilt during training: ``epoch`` (the
+    LATTICE code: with gradients on the first batch of each epoch, the detached graph reused for
+    the other batches) or ``batch`` (every forward pass, the paper's reading; about 70 s per
+    TikTok epoch on one CPU thread instead of a few seconds).
     """
 
     epochs: int = 200
@@ -60,6 +68,7 @@ class LatticeConfig(TrainConfig):
     lambda_coeff: float = 0.9
     reg_weight: float = 1e-5
     knn_block_size: int = 1024
+    graph_rebuild: str = "epoch"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -70,6 +79,11 @@ class LatticeConfig(TrainConfig):
             raise ConfigError(f"config key 'n_ui_layers' must be >= 0, got {self.n_ui_layers}")
         if not 0.0 <= self.lambda_coeff <= 1.0:
             raise ConfigError(f"config key 'lambda_coeff' must be in [0, 1], got {self.lambda_coeff}")
+        if self.graph_rebuild not in GRAPH_REBUILDS:
+            raise ConfigError(
+                f"config key 'graph_rebuild' must be one of {', '.join(GRAPH_REBUILDS)}, "
+                f"got {self.graph_rebuild!r}"
+            )
         if self.reg_weight < 0:
             raise ConfigError(f"config key 'reg_weight' must be >= 0, got {self.reg_weight}")
 
@@ -88,15 +102,24 @@ class ModalityGraph(nn.Module):
         self.projection = nn.Linear(raw.shape[1], feat_embed_dim)
         self.topk = topk
         self.block_size = block_size
+        self._reused: KnnGraph | None = None
 
     def initial_graph(self) -> KnnGraph:
         """S_m: the normalised kNN graph of the raw features."""
         return KnnGraph(self.initial_indices, self.initial_weights)
 
-    def learned_graph(self) -> KnnGraph:
-        """A_m: the normalised kNN graph of the current projected features (differentiable)."""
-        projected = self.projection(self.features)
-        return symmetric_normalise(knn_graph(projected, self.topk, self.block_size))
+    def learned_graph(self, rebuild: bool = True) -> KnnGraph:
+        """A_m: the normalised kNN graph of the projected features.
+
+        With ``rebuild`` it is computed from the current projection (differentiable) and a
+        detached copy is kept; without, that copy is reused (built first if there is none).
+        """
+        if rebuild or self._reused is None:
+            projected = self.projection(self.features)
+            graph = symmetric_normalise(knn_graph(projected, self.topk, self.block_size))
+            self._reused = KnnGraph(graph.indices, graph.weights.detach())
+            return graph
+        return self._reused
 
 
 @register_model("lattice")
@@ -115,12 +138,14 @@ class Lattice(PropagatedEmbeddingModel):
     - The kNN graphs keep the item itself among its ``topk`` neighbours (top-k of the full
       similarity row, as the paper defines it); so does the LATTICE code.
 
-    Deliberate differences from the LATTICE code and from MMRec's port of it:
+    Deliberate differences from the LATTICE code and from MMRec's port of it, and where they
+    agree:
 
-    - The learned graphs are rebuilt at every training forward pass, as the paper describes; the
-      code rebuilds them (with gradients) on the first batch of each epoch only and reuses the
-      detached graph otherwise. MMRec also rebuilds them on every evaluation batch; here
-      :meth:`scorer` builds them once per evaluation pass.
+    - By default the learned graphs are rebuilt as the code does: on the first batch of each
+      epoch, with gradients, and reused detached for the epoch's other batches
+      (``graph_rebuild=epoch``); ``graph_rebuild=batch`` rebuilds them at every training forward
+      pass, the paper's reading. MMRec also rebuilds them on every evaluation batch; here
+      :meth:`scorer` builds them once per evaluation pass, from the current projections.
     - Raw features are fixed inputs, as in the paper; the code wraps them in a trainable
       ``nn.Embedding`` (``freeze=False``), so it also fine-tunes the raw features.
     - All item graphs are sparse (``topk`` entries per row, built in row blocks); the code builds
@@ -167,12 +192,16 @@ class Lattice(PropagatedEmbeddingModel):
         )
         # Equal logits: the softmax starts every modality at the same weight, as the code's [0.5, 0.5].
         self.modality_logits = nn.Parameter(torch.zeros(len(view.modalities)))
+        self._rebuild_pending = True
 
-    def item_graph_embeddings(self) -> torch.Tensor:
+    def on_epoch_start(self, epoch: int) -> None:
+        self._rebuild_pending = True
+
+    def item_graph_embeddings(self, rebuild: bool = True) -> torch.Tensor:
         """h: the item ID embeddings multiplied ``n_item_layers`` times by the mixed item graph."""
         lam = self.config.lambda_coeff
         weights = torch.softmax(self.modality_logits, dim=0)
-        graphs = [(m.initial_graph(), m.learned_graph()) for m in self.modality_graphs]
+        graphs = [(m.initial_graph(), m.learned_graph(rebuild)) for m in self.modality_graphs]
         h = self.item_embedding.weight
         for _ in range(self.config.n_item_layers):
             h = sum(
@@ -181,19 +210,25 @@ class Lattice(PropagatedEmbeddingModel):
             )
         return h
 
-    def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Final user and item embeddings: LightGCN layer means, items plus h / ||h||."""
+    def propagate(self, rebuild: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final user and item embeddings: LightGCN layer means, items plus h / ||h||.
+
+        Scoring rebuilds the learned graphs from the current projections; training rebuilds them
+        on the ``graph_rebuild`` schedule.
+        """
         layer = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
         total = layer
         for _ in range(self.config.n_ui_layers):
             layer = self.adjacency @ layer
             total = total + layer
         mean = total / (self.config.n_ui_layers + 1)
-        items = mean[self.n_users :] + F.normalize(self.item_graph_embeddings(), dim=1)
+        items = mean[self.n_users :] + F.normalize(self.item_graph_embeddings(rebuild), dim=1)
         return mean[: self.n_users], items
 
     def loss(self, batch: BprBatch) -> dict[str, torch.Tensor]:
-        users_all, items_all = self.propagate()
+        rebuild = self.config.graph_rebuild == "batch" or self._rebuild_pending
+        self._rebuild_pending = False
+        users_all, items_all = self.propagate(rebuild)
         users = users_all[batch.users]
         pos = items_all[batch.pos_items]
         neg = items_all[batch.neg_items]

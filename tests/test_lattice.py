@@ -130,3 +130,30 @@ def test_same_seed_same_metrics() -> None:
         return Trainer(model, dataset, config, "lattice", torch.device("cpu"), 3).fit().test.metrics
 
     assert run() == run()
+
+
+@pytest.mark.parametrize("schedule, second_batch_reaches_projection", [("epoch", False), ("batch", True)])
+def test_learned_graph_rebuild_schedule(schedule: str, second_batch_reaches_projection: bool) -> None:
+    """``epoch``: only the first batch after on_epoch_start rebuilds (and differentiates) the
+    learned graph; ``batch``: every batch does."""
+    dataset = two_modality_dataset()
+    cls, config = lattice_config(graph_rebuild=schedule)
+    seed_everything(0)
+    model = cls(dataset.train_view(), config)
+    batch = BprBatch(torch.tensor([0, 1, 2]), torch.tensor([0, 5, 9]), torch.tensor([1, 2, 3]))
+    model.on_epoch_start(1)
+    model.loss(batch)["loss"].backward()
+    assert all(graph.projection.weight.grad.abs().sum() > 0 for graph in model.modality_graphs)
+    model.zero_grad(set_to_none=True)
+    model.loss(batch)["loss"].backward()
+    reached = [graph.projection.weight.grad is not None for graph in model.modality_graphs]
+    assert reached == [second_batch_reaches_projection] * len(reached)
+    model.zero_grad(set_to_none=True)
+    model.on_epoch_start(2)
+    model.loss(batch)["loss"].backward()
+    assert all(graph.projection.weight.grad is not None for graph in model.modality_graphs)
+
+
+def test_unknown_rebuild_schedule_is_refused() -> None:
+    with pytest.raises(ConfigError, match="graph_rebuild"):
+        lattice_config(graph_rebuild="sometimes")

@@ -72,6 +72,13 @@ class RecModel(nn.Module):
         """
         return self.score
 
+    def on_epoch_start(self, epoch: int) -> None:
+        """Called by the trainer before each training epoch (numbered from 1).
+
+        For models with a per-epoch schedule, such as LATTICE's learned-graph rebuild; the default
+        does nothing.
+        """
+
     def train_step(self, batch: BprBatch, optimizer: torch.optim.Optimizer) -> dict[str, float]:
         """One optimisation step on a batch; returns the loss parts as floats for logging."""
         optimizer.zero_grad(set_to_none=True)

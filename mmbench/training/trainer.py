@@ -154,6 +154,7 @@ class Trainer:
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         self.model.train()
+        self.model.on_epoch_start(epoch)
         sums: dict[str, float] = {}
         n_batches = len(self.sampler)
         for index, (users, pos, neg) in enumerate(self.sampler.epoch()):
