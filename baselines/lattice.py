@@ -30,7 +30,7 @@ from mmbench.config import TrainConfig
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import BprBatch, PropagatedEmbeddingModel, register_model
-from mmbench.models.graph import symmetric_bipartite_adjacency
+from mmbench.models.graph import layer_mean_propagation, symmetric_bipartite_adjacency
 from mmbench.models.knn import KnnGraph, knn_graph, symmetric_normalise
 from mmbench.models.losses import bpr_loss, l2_penalty
 from mmbench.search_space import FloatParam, IntParam
@@ -216,12 +216,8 @@ class Lattice(PropagatedEmbeddingModel):
         Scoring rebuilds the learned graphs from the current projections; training rebuilds them
         on the ``graph_rebuild`` schedule.
         """
-        layer = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
-        total = layer
-        for _ in range(self.config.n_ui_layers):
-            layer = self.adjacency @ layer
-            total = total + layer
-        mean = total / (self.config.n_ui_layers + 1)
+        embeddings = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
+        mean = layer_mean_propagation(self.adjacency, embeddings, self.config.n_ui_layers)
         items = mean[self.n_users :] + F.normalize(self.item_graph_embeddings(rebuild), dim=1)
         return mean[: self.n_users], items
 

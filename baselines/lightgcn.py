@@ -15,7 +15,7 @@ from torch import nn
 from mmbench.config import TrainConfig
 from mmbench.data.dataset import TrainView
 from mmbench.models.base import BprBatch, PropagatedEmbeddingModel, register_model
-from mmbench.models.graph import symmetric_bipartite_adjacency
+from mmbench.models.graph import layer_mean_propagation, symmetric_bipartite_adjacency
 from mmbench.models.losses import bpr_loss, l2_penalty
 from mmbench.search_space import FloatParam, IntParam
 
@@ -48,12 +48,8 @@ class LightGCN(PropagatedEmbeddingModel):
 
     def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Final user and item embeddings: the mean over layers 0..n_layers."""
-        layer = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
-        total = layer
-        for _ in range(self.config.n_layers):
-            layer = self.adjacency @ layer
-            total = total + layer
-        mean = total / (self.config.n_layers + 1)
+        embeddings = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
+        mean = layer_mean_propagation(self.adjacency, embeddings, self.config.n_layers)
         return mean[: self.n_users], mean[self.n_users :]
 
     def loss(self, batch: BprBatch) -> dict[str, torch.Tensor]:

@@ -67,6 +67,16 @@ def mean_bipartite_adjacency(train: sp.csr_matrix) -> torch.Tensor:
     return _to_torch_csr(sp.diags(_inverse_power(degree, 1.0)) @ adjacency)
 
 
+def layer_mean_propagation(adjacency: torch.Tensor, embeddings: torch.Tensor, n_layers: int) -> torch.Tensor:
+    """LightGCN's propagation: the mean of ``adjacency^l @ embeddings`` over layers l = 0..n_layers."""
+    layer = embeddings
+    total = layer
+    for _ in range(n_layers):
+        layer = adjacency @ layer
+        total = total + layer
+    return total / (n_layers + 1)
+
+
 def transpose_csr(matrix: torch.Tensor) -> torch.Tensor:
     """The transpose of a sparse CSR matrix, itself in CSR layout (build it once, reuse it)."""
     with warnings.catch_warnings():
