@@ -7,4 +7,8 @@ __all__ = [
     "BprBatch",
     "ModelRegistry",
     "PropagatedEmbeddingModel",
-    "RecModel", "Scorer", "default_registry", "register_model"]
+    "RecModel",
+    "Scorer",
+    "default_registry",
+    "register_model",
+]

@@ -28,10 +28,14 @@ class Row:
     """One model configuration within one (dataset, protocol) group."""
 
     label: str
-    runs: int
+    records: tuple[RunRecord, ...]
     seeds: tuple[int, ...]
     means: dict[str, float]
     stds: dict[str, float]
+
+    @property
+    def runs(self) -> int:
+        return len(self.records)
 
 
 def row_label(record: RunRecord) -> str:
@@ -60,7 +64,7 @@ def summarise(records: Sequence[RunRecord], metrics: Sequence[str]) -> list[Row]
             means[metric] = statistics.fmean(values) if values else float("nan")
             stds[metric] = statistics.stdev(values) if len(values) > 1 else 0.0
         seeds = tuple(sorted(r.data.get("seed", -1) for r in group))
-        rows.append(Row(label, len(group), seeds, means, stds))
+        rows.append(Row(label, tuple(group), seeds, means, stds))
     first = metrics[0]
     return sorted(rows, key=lambda row: (math.isnan(row.means[first]), -row.means[first]))
 

@@ -6,14 +6,12 @@ protocol each table uses and how our data differs from the published runs' data.
 
 from __future__ import annotations
 
-import math
-import statistics
 from typing import Sequence
 
 from tabulate import tabulate
 
 from mmbench.records import RunRecord
-from mmbench.report.leaderboard import group_records, row_label
+from mmbench.report.leaderboard import group_records, summarise
 from mmbench.report.published import MMSSL_TABLE, lookup
 
 TARGET_RATIO = 0.9
@@ -29,13 +27,6 @@ DATA_NOTES = {
     "baby": "Same split as MMSSL/DiffMM (train 118,551 / valid 21,682 / test 20,559). "
     "Interactions only: the paper's 4096-d image and 1024-d text features are not available.",
 }
-
-
-def _stats(records: Sequence[RunRecord], metric: str) -> tuple[float, float]:
-    values = [v for r in records if (v := r.test_metric(metric)) is not None]
-    if not values:
-        return math.nan, math.nan
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def _config_text(records: Sequence[RunRecord]) -> str:
@@ -63,15 +54,13 @@ def render_reproduction(records: Sequence[RunRecord], command: str) -> str:
         "",
     ]
     for (dataset, protocol), group in group_records(records).items():
-        by_label: dict[str, list[RunRecord]] = {}
-        for record in group:
-            by_label.setdefault(row_label(record), []).append(record)
         rows, configs = [], []
-        for label, runs in sorted(by_label.items()):
+        for summary in sorted(summarise(group, COMPARED), key=lambda summary: summary.label):
+            label, runs = summary.label, summary.records
             published = lookup(runs[0].model, dataset) if protocol == "lattice" else None
-            row = [label, len(runs)]
+            row = [label, summary.runs]
             for metric in COMPARED:
-                mean, std = _stats(runs, metric)
+                mean, std = summary.means[metric], summary.stds[metric]
                 row.append(f"{mean:.4f} ± {std:.4f}")
                 if protocol == "lattice":
                     ref = published.metrics.get(metric) if published else None
