@@ -16,6 +16,7 @@ from typing import Any, Mapping, TypeVar, get_type_hints
 from mmbench.errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+SAMPLINGS = ("interactions", "users")
 
 C = TypeVar("C", bound="TrainConfig")
 
@@ -33,12 +34,15 @@ class TrainConfig:
     patience: int = 20
     metric: str = "recall@20"
     eval_batch_size: int = 2048
+    sampling: str = "interactions"
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(
                 f"unknown optimizer {self.optimizer!r}; valid optimizers: {', '.join(OPTIMIZERS)}"
             )
+        if self.sampling not in SAMPLINGS:
+            raise ConfigError(f"unknown sampling {self.sampling!r}; valid values: {', '.join(SAMPLINGS)}")
         for name in ("epochs", "batch_size", "eval_every", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"config key {name!r} must be at least 1, got {getattr(self, name)}")

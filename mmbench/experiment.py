@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from mmbench.config import apply_overrides, config_hash, config_to_dict
+from mmbench.config import config_hash, config_to_dict
 from mmbench.data.dataset import Dataset
 from mmbench.evaluation.protocols import get_protocol
 from mmbench.models.base import RecModel
@@ -52,7 +52,7 @@ def run_model(
     """
     protocols = [get_protocol(p).name for p in protocols]
     primary = protocols[0]
-    config = apply_overrides(model_class.config_class(), overrides)
+    config = model_class.config_for(dataset.name, overrides)
     digest = config_hash(config)
     run_dir = (
         find_resumable(results_root, dataset.name, model_class.name, seed, digest, primary) if resume else None

@@ -159,6 +159,8 @@ def load_records(results_root: Path, dataset: str | None = None) -> list[RunReco
     records = []
     for path in sorted(base.glob(pattern)):
         data = _read_json(path)
+        if isinstance(data, dict) and data.get("status") == "running":
+            continue
         if data is None or not {"model", "dataset", "protocol", "metrics"} <= set(data):
             logger.warning("skipping %s: not a readable run record", path)
             continue

@@ -41,3 +41,18 @@ def test_user_with_every_item_has_no_negative() -> None:
     train = sp.csr_matrix(np.ones((2, 3), dtype=np.float32))
     with pytest.raises(DataError, match="every item"):
         BprSampler(train, 2, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_user_batches_hold_distinct_users_with_a_training_positive_each(seed: int) -> None:
+    train = random_train(25, 12, 0.4, seed)
+    train[3] = 0  # a user without training items is never drawn
+    train.eliminate_zeros()
+    sampler = BprSampler(train, batch_size=7, rng=np.random.default_rng(seed), mode="users")
+    batches = list(sampler.epoch())
+    assert len(batches) == len(sampler) == train.nnz // 7 + 1
+    dense = train.toarray()
+    for users, pos, neg in batches:
+        assert len(users) == 7 and len(set(users.tolist())) == 7
+        assert 3 not in users
+        assert dense[users, pos].all() and not dense[users, neg].any()

@@ -31,6 +31,10 @@ def handle(args: argparse.Namespace) -> int:
         ]
         print(f"{cls.name}: {(cls.__doc__ or '').strip().splitlines()[0]}")
         print(tabulate(rows, headers=["key", "default", "kind", "search space"], tablefmt="simple"))
+        for dataset, preset in sorted(cls.dataset_presets.items()):
+            if preset:
+                values = ", ".join(f"{key}={value}" for key, value in preset.items())
+                print(f"on {dataset}, before --set: {values}")
         return 0
     rows = []
     for name in registry.names():

@@ -10,12 +10,12 @@ a model that needs more than one optimiser may own its step by overriding
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, ClassVar, TypeVar
+from typing import Any, Callable, ClassVar, Iterator, Mapping, TypeVar
 
 import torch
 from torch import nn
 
-from mmbench.config import TrainConfig
+from mmbench.config import TrainConfig, apply_overrides
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.search_space import SearchSpace
@@ -39,12 +39,29 @@ class RecModel(nn.Module):
     Subclasses set ``name`` (through :func:`register_model`), ``config_class`` (a
     :class:`TrainConfig` subclass with the paper's defaults), ``search_space`` (Optuna ranges) and
     ``needs_features`` (True when the model cannot run without at least one feature modality).
+    ``dataset_presets`` maps a dataset name to the config values its authors used there; they
+    apply before the user's overrides (:meth:`config_for`).
     """
 
     name: ClassVar[str] = ""
     config_class: ClassVar[type[TrainConfig]] = TrainConfig
     search_space: ClassVar[SearchSpace] = {}
     needs_features: ClassVar[bool] = False
+    dataset_presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+
+    @classmethod
+    def config_for(cls, dataset_name: str, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
+        """The config of a run on ``dataset_name``: defaults, then the dataset preset, then ``overrides``."""
+        config = apply_overrides(cls.config_class(), cls.dataset_presets.get(dataset_name, {}))
+        return apply_overrides(config, overrides or {})
+
+    @classmethod
+    def ablation_variants(cls, modalities: tuple[str, ...]) -> dict[str, dict[str, str]]:
+        """Named ablation variants as config overrides, for a dataset with ``modalities``.
+
+        ``mmbench ablate`` runs each of them next to the full model; the default declares none.
+        """
+        return {}
 
     def __init__(self, view: TrainView, config: TrainConfig) -> None:
         super().__init__()
@@ -71,6 +88,11 @@ class RecModel(nn.Module):
         Graph models override this to propagate embeddings once per pass instead of per batch.
         """
         return self.score
+
+    def optimised_parameters(self) -> Iterator[nn.Parameter]:
+        """The parameters the trainer's optimiser updates; a model with its own second optimiser
+        (an adversarial critic, say) leaves those parameters out."""
+        return self.parameters()
 
     def on_epoch_start(self, epoch: int) -> None:
         """Called by the trainer before each training epoch (numbered from 1).

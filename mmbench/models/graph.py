@@ -31,16 +31,18 @@ def _inverse_power(degree: np.ndarray, power: float) -> np.ndarray:
     return result
 
 
-def _to_torch_csr(matrix: sp.spmatrix) -> torch.Tensor:
-    normalised = matrix.tocsr().astype(np.float32)
-    normalised.sort_indices()
+def to_torch_csr(matrix: sp.spmatrix, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A scipy sparse matrix as a torch sparse CSR tensor of ``dtype`` (values rounded once, from
+    the matrix's own precision)."""
+    converted = matrix.tocsr()
+    converted.sort_indices()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         return torch.sparse_csr_tensor(
-            torch.from_numpy(normalised.indptr.astype(np.int64)),
-            torch.from_numpy(normalised.indices.astype(np.int64)),
-            torch.from_numpy(normalised.data),
-            size=normalised.shape,
+            torch.from_numpy(converted.indptr.astype(np.int64)),
+            torch.from_numpy(converted.indices.astype(np.int64)),
+            torch.from_numpy(converted.data).to(dtype),
+            size=converted.shape,
             check_invariants=False,
         )
 
@@ -53,7 +55,7 @@ def symmetric_bipartite_adjacency(train: sp.csr_matrix) -> torch.Tensor:
     """
     adjacency, degree = _bipartite(train)
     scaling = sp.diags(_inverse_power(degree, 0.5))
-    return _to_torch_csr(scaling @ adjacency @ scaling)
+    return to_torch_csr(scaling @ adjacency @ scaling)
 
 
 def mean_bipartite_adjacency(train: sp.csr_matrix) -> torch.Tensor:
@@ -64,7 +66,7 @@ def mean_bipartite_adjacency(train: sp.csr_matrix) -> torch.Tensor:
     zero vector rather than a division by zero.
     """
     adjacency, degree = _bipartite(train)
-    return _to_torch_csr(sp.diags(_inverse_power(degree, 1.0)) @ adjacency)
+    return to_torch_csr(sp.diags(_inverse_power(degree, 1.0)) @ adjacency)
 
 
 def layer_mean_propagation(adjacency: torch.Tensor, embeddings: torch.Tensor, n_layers: int) -> torch.Tensor:

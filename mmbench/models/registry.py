@@ -15,6 +15,8 @@ BUILTIN_MODELS = {
     "lattice": "baselines.lattice:Lattice",
     "vbpr": "baselines.vbpr:VBPR",
     "mmgcn": "baselines.mmgcn:MMGCN",
+    "mmssl": "mmssl.model:MMSSL",
+    "mmssl-official": "mmssl.model:OfficialMMSSL",
 }
 
 

@@ -33,9 +33,9 @@ from mmbench.training.sampler import BprSampler
 DEFAULT_KS = (10, 20, 50)
 
 
-def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def build_optimizer(model: RecModel, config: TrainConfig) -> torch.optim.Optimizer:
     """The optimiser that ``config.optimizer`` names, over the model's trainable parameters."""
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = [p for p in model.optimised_parameters() if p.requires_grad]
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     if config.optimizer == "adamw":
@@ -64,14 +64,15 @@ class TrainOutcome:
     """What a finished training run reports: selection on validation, one test evaluation.
 
     ``results`` maps each protocol to its (validation, test) evaluation of the restored best
-    state; the first protocol is the one that selected it.
+    state; the first protocol is the one that selected it. The test entry is ``None`` when the
+    trainer was built with ``evaluate_test=False`` (tuning).
     """
 
     best_epoch: int
     epochs_run: int
     stopped_early: bool
     history: list[dict[str, Any]]
-    results: dict[str, tuple[EvalResult, EvalResult]]
+    results: dict[str, tuple[EvalResult, EvalResult | None]]
     timing: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -79,7 +80,7 @@ class TrainOutcome:
         return next(iter(self.results.values()))[0]
 
     @property
-    def test(self) -> EvalResult:
+    def test(self) -> EvalResult | None:
         return next(iter(self.results.values()))[1]
 
 
@@ -96,8 +97,12 @@ class _LoopState:
     epoch_seconds: list[float] = field(default_factory=list)
 
 
-def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+def _cpu_state(model: torch.nn.Module) -> dict[str, Any]:
+    """A CPU copy of the model's state; non-tensor extra state (generated graphs...) is deep-copied."""
+    return {
+        k: v.detach().to("cpu", copy=True) if isinstance(v, torch.Tensor) else copy.deepcopy(v)
+        for k, v in model.state_dict().items()
+    }
 
 
 class Trainer:
@@ -114,7 +119,9 @@ class Trainer:
         checkpoint_path: Path | None = None,
         progress: Progress | None = None,
         on_evaluation: Callable[[list[dict[str, Any]]], None] | None = None,
+        evaluate_test: bool = True,
     ) -> None:
+        """``evaluate_test=False`` builds no test evaluator at all, so that tuning never reads test."""
         self.model = model.to(device)
         self.dataset = dataset
         self.config = config
@@ -133,12 +140,12 @@ class Trainer:
         self.evaluators = {
             p: (
                 Evaluator(dataset, "valid", p, ks, config.eval_batch_size),
-                Evaluator(dataset, "test", p, ks, config.eval_batch_size),
+                Evaluator(dataset, "test", p, ks, config.eval_batch_size) if evaluate_test else None,
             )
             for p in protocols
         }
         self.valid_evaluator = self.evaluators[protocols[0]][0]
-        self.sampler = BprSampler(dataset.train, config.batch_size, np.random.default_rng(seed))
+        self.sampler = BprSampler(dataset.train, config.batch_size, np.random.default_rng(seed), config.sampling)
         self.optimizer = build_optimizer(self.model, config)
 
     def evaluate(self, evaluator: Evaluator) -> EvalResult:
@@ -242,7 +249,10 @@ class Trainer:
         self.model.load_state_dict(copy.deepcopy(state.best_state))
         started = time.perf_counter()
         results = {
-            protocol: (self.evaluate(valid_evaluator), self.evaluate(test_evaluator))
+            protocol: (
+                self.evaluate(valid_evaluator),
+                self.evaluate(test_evaluator) if test_evaluator is not None else None,
+            )
             for protocol, (valid_evaluator, test_evaluator) in self.evaluators.items()
         }
         final_eval = time.perf_counter() - started

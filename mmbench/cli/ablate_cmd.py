@@ -1,0 +1,96 @@
+"""``mmbench ablate``: run a model's declared ablation variants next to the full model.
+
+Each variant is a set of config overrides the model declares
+(:meth:`~mmbench.models.base.RecModel.ablation_variants`, which sees the dataset's modalities, so
+"one variant per modality removed" follows the data). Every run is a normal run record, marked
+with ``"variant"`` (``"full"`` for the unablated model), which ``mmbench plot ablation`` and the
+leaderboards read.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from mmbench.cli.common import (
+    add_results_argument,
+    add_training_arguments,
+    parse_int_list,
+    parse_name_list,
+    print_run_result,
+    set_threads,
+    training_overrides,
+)
+from mmbench.cli.datasets_cmd import add_dataset_arguments, dataset_from_args
+from mmbench.errors import ConfigError
+from mmbench.evaluation.protocols import get_protocol
+
+FULL = "full"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ablate", help="run a model's ablation variants (and the full model) with several seeds",
+        description="Train the full model and each ablation variant it declares, with each seed; "
+        "every run is a record marked with its variant.",
+    )
+    parser.add_argument("--model", required=True, help="model name (see `mmbench models`)")
+    add_dataset_arguments(parser)
+    parser.add_argument(
+        "--variants",
+        help=f"comma-separated variants to run, '{FULL}' for the full model (default: the full model "
+        "and every declared variant)",
+    )
+    add_training_arguments(parser, seeds_default="1,2,3", protocol_default="lattice")
+    add_results_argument(parser)
+    parser.set_defaults(handler=handle)
+
+
+def select_variants(declared: dict[str, dict[str, str]], model: str, requested: str | None) -> dict[str, dict[str, str]]:
+    """The variants to run, in a stable order: the full model first, then the declared ones."""
+    if not declared:
+        raise ConfigError(f"model {model!r} declares no ablation variants; `mmbench models {model}` lists its keys")
+    available = {FULL: {}, **declared}
+    if requested is None:
+        return available
+    names = parse_name_list(requested)
+    unknown = [name for name in names if name not in available]
+    if unknown or not names:
+        raise ConfigError(
+            f"unknown variant(s) {', '.join(unknown) or repr(requested)} for {model!r}; "
+            f"valid variants: {', '.join(available)}"
+        )
+    return {name: available[name] for name in available if name in names}
+
+
+def handle(args: argparse.Namespace) -> int:
+    from mmbench.experiment import run_model
+    from mmbench.models.registry import default_registry
+    from mmbench.progress import Progress
+    from mmbench.report.leaderboard import render
+    from mmbench.training.reproducibility import resolve_device
+
+    model_class = default_registry().get(args.model)
+    seeds = parse_int_list(args.seeds, "--seeds")
+    protocols = [get_protocol(name).name for name in parse_name_list(args.protocol)]
+    overrides = training_overrides(args)
+    dataset = dataset_from_args(args)
+    variants = select_variants(model_class.ablation_variants(dataset.modalities), args.model, args.variants)
+    for changes in variants.values():
+        model_class.config_for(dataset.name, {**overrides, **changes})
+    device = resolve_device(args.device)
+    set_threads(args.threads)
+    records = []
+    for variant, changes in variants.items():
+        for seed in seeds:
+            progress = Progress()
+            progress.update(f"{args.model} [{variant}] seed {seed}: starting", force=True)
+            runs = run_model(
+                model_class, dataset, seed, protocols, {**overrides, **changes}, device, args.results,
+                resume=args.resume, progress=progress, extra={"variant": variant},
+            )
+            for record in runs:
+                print_run_result(f"{args.model} [{variant}]", seed, record)
+            records.extend(runs)
+    print()
+    print(render(records))
+    return 0
