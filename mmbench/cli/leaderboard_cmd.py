@@ -7,19 +7,35 @@ from pathlib import Path
 
 from mmbench.atomic import write_text_atomic
 from mmbench.cli.common import add_protocol_argument, add_results_argument, parse_name_list
+from mmbench.errors import ConfigError
 from mmbench.records import load_records
-from mmbench.report.leaderboard import DEFAULT_METRICS, FORMATS, render
+from mmbench.report.leaderboard import DEFAULT_METRICS, FORMATS, render, without_sweeps
+from mmbench.report.significance import TESTS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("leaderboard", help="print the leaderboard of stored runs")
+    parser = subparsers.add_parser(
+        "leaderboard", help="print the leaderboard of stored runs",
+        description="One table per (dataset, protocol): mean ± std over seeds per configuration, the "
+        "best value per column marked, and a paired test over test users of the best row (by the "
+        "first metric) against each other row.",
+    )
     parser.add_argument("--dataset", help="only runs on this dataset name")
     add_protocol_argument(parser, default=None)
     parser.add_argument("--models", help="only these models (comma-separated)")
     parser.add_argument(
-        "--metrics", default=",".join(DEFAULT_METRICS), help="comma-separated test metrics (name@K)"
+        "--metrics", default=",".join(DEFAULT_METRICS),
+        help="comma-separated test metrics (name@K); the first ranks the rows and is tested",
     )
     parser.add_argument("--format", choices=FORMATS, default="markdown")
+    parser.add_argument(
+        "--test", choices=(*TESTS, "none"), default="wilcoxon",
+        help="paired test over users, best row vs each other row (default: wilcoxon)",
+    )
+    parser.add_argument(
+        "--include-sweeps", action="store_true",
+        help="also show runs of `mmbench sweep`, one row per value (label MODEL [PARAM=VALUE])",
+    )
     parser.add_argument("--out", type=Path, help="write the table to this file instead of printing it")
     add_results_argument(parser)
     parser.set_defaults(handler=handle)
@@ -32,7 +48,11 @@ def handle(args: argparse.Namespace) -> int:
     if args.models:
         wanted = set(parse_name_list(args.models))
         records = [r for r in records if r.model in wanted]
-    text = render(records, parse_name_list(args.metrics), args.format)
+    if not args.include_sweeps:
+        records = without_sweeps(records)
+    if not records:
+        raise ConfigError(f"no completed runs under {args.results / 'runs'} match these filters")
+    text = render(records, parse_name_list(args.metrics), args.format, None if args.test == "none" else args.test)
     if args.out:
         write_text_atomic(args.out, text + "\n")
         print(f"wrote {args.out}")

@@ -1,26 +1,30 @@
-"""Leaderboard tables: one row per model configuration, mean and std over seeds.
+"""Leaderboard tables: one row per model configuration, mean and std over seeds, with p-values.
 
 A table never mixes datasets or protocols: records are grouped by (dataset, protocol) first and
-each group is its own table, headed by what it shows.
+each group is its own table, headed by what it shows. Rows are labelled by model, ablation variant
+(``mmssl [w/o-CL]``), sweep point (``lightgcn [n_layers=2]``) and tuning (``lightgcn (tuned)``).
+Sweep records belong in sensitivity plots: commands drop them with :func:`without_sweeps` unless
+asked to keep them. The best row by the first metric is tested against every other row over test
+users (see :mod:`mmbench.report.significance`); a catalogue metric first (coverage, gini) has no
+per-user values, so that table gets no p-values.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import statistics
 from dataclasses import dataclass
 from typing import Sequence
 
-from tabulate import tabulate
-
 from mmbench.errors import ConfigError
 from mmbench.evaluation.metrics import parse_metric_key
 from mmbench.records import RunRecord
+from mmbench.report import formats
+from mmbench.report.significance import TESTS, PairedResult, is_per_user, paired_test, user_metric
 
 DEFAULT_METRICS = ("recall@20", "ndcg@20", "precision@20", "hit@20", "recall@50", "ndcg@50")
-FORMATS = ("markdown", "csv")
+FORMATS = ("markdown", "latex", "html", "csv")
+FULL_VARIANT = "full"
 
 
 @dataclass(frozen=True)
@@ -38,13 +42,61 @@ class Row:
         return len(self.records)
 
 
+@dataclass(frozen=True)
+class Table:
+    """One (dataset, protocol) leaderboard: its rows, the best mean per metric and the p-values.
+
+    ``p_values`` maps a row label to the paired test of the reference row (the best by the first
+    metric) against it; it is empty when no test was asked for or the table has one row.
+    """
+
+    dataset: str
+    protocol: str
+    metrics: tuple[str, ...]
+    rows: tuple[Row, ...]
+    best: dict[str, float | None]
+    test: str | None
+    p_values: dict[str, PairedResult | None]
+
+    @property
+    def reference(self) -> Row:
+        return self.rows[0]
+
+    def is_best(self, row: Row, metric: str) -> bool:
+        return len(self.rows) > 1 and row.means[metric] == self.best[metric]
+
+
+def variant(record: RunRecord) -> str | None:
+    """The ablation variant of a record, None for the full model."""
+    name = record.data.get("variant")
+    return None if name in (None, "", FULL_VARIANT) else str(name)
+
+
+def sweep_point(record: RunRecord) -> tuple[str, object] | None:
+    """(param, value) of a record written by ``mmbench sweep``, else None."""
+    sweep = record.data.get("sweep")
+    if isinstance(sweep, dict) and "param" in sweep:
+        return str(sweep["param"]), sweep.get("value")
+    return None
+
+
+def without_sweeps(records: Sequence[RunRecord]) -> list[RunRecord]:
+    """The records not written by ``mmbench sweep``: the ones main leaderboards show."""
+    return [r for r in records if sweep_point(r) is None]
+
+
 def row_label(record: RunRecord) -> str:
-    """The model name, marked when the config came from a tuning study."""
-    tuned = record.data.get("tuned")
-    return f"{record.model} (tuned)" if tuned else record.model
+    """Model name, then ``[variant]`` and ``[param=value]`` when set, then ``(tuned)`` if tuned."""
+    label = record.model
+    if (name := variant(record)) is not None:
+        label += f" [{name}]"
+    if (point := sweep_point(record)) is not None:
+        label += f" [{point[0]}={point[1]}]"
+    return f"{label} (tuned)" if record.data.get("tuned") else label
 
 
 def group_records(records: Sequence[RunRecord]) -> dict[tuple[str, str], list[RunRecord]]:
+    """Records by (dataset, protocol), sorted by that key."""
     groups: dict[tuple[str, str], list[RunRecord]] = {}
     for record in records:
         groups.setdefault((record.dataset, record.protocol), []).append(record)
@@ -52,7 +104,10 @@ def group_records(records: Sequence[RunRecord]) -> dict[tuple[str, str], list[Ru
 
 
 def summarise(records: Sequence[RunRecord], metrics: Sequence[str]) -> list[Row]:
-    """Mean and sample std (0 for a single run) of each metric per configuration label."""
+    """Mean and sample std (0 for a single run) of each metric per configuration label.
+
+    Rows are sorted best first by the first metric (rows without it last).
+    """
     by_label: dict[str, list[RunRecord]] = {}
     for record in records:
         by_label.setdefault(row_label(record), []).append(record)
@@ -70,49 +125,52 @@ def summarise(records: Sequence[RunRecord], metrics: Sequence[str]) -> list[Row]
 
 
 def validate_metrics(metrics: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` for a metric name that is not ``name@K``."""
+    if not metrics:
+        raise ConfigError("--metrics expects at least one metric, for example recall@20")
     for metric in metrics:
         parse_metric_key(metric)
 
 
-def render(records: Sequence[RunRecord], metrics: Sequence[str] = DEFAULT_METRICS, fmt: str = "markdown") -> str:
-    """All (dataset, protocol) tables of ``records`` as one text in ``fmt``."""
-    if fmt not in FORMATS:
-        raise ConfigError(f"unknown format {fmt!r}; valid formats: {', '.join(FORMATS)}")
+def build_tables(records: Sequence[RunRecord], metrics: Sequence[str], test: str | None = "wilcoxon") -> list[Table]:
+    """One :class:`Table` per (dataset, protocol) of ``records``; ``test=None`` skips the p-values."""
+    if test is not None and test not in TESTS:
+        raise ConfigError(f"unknown significance test {test!r}; valid tests: {', '.join(TESTS)}")
     validate_metrics(metrics)
-    if fmt == "csv":
-        return _render_csv(records, metrics)
-    parts = []
+    tables = []
     for (dataset, protocol), group in group_records(records).items():
         rows = summarise(group, metrics)
         best = {m: max((r.means[m] for r in rows if not math.isnan(r.means[m])), default=None) for m in metrics}
-        table = [
-            [row.label, row.runs]
-            + [_cell(row.means[m], row.stds[m], row.means[m] == best[m] and len(rows) > 1) for m in metrics]
-            for row in rows
-        ]
-        heading = f"### {dataset} — protocol `{protocol}` — test split, mean ± std over seeds"
-        parts.append(heading + "\n\n" + tabulate(table, headers=["model", "runs", *metrics], tablefmt="github"))
-    return "\n\n".join(parts) if parts else "no completed runs found"
+        tables.append(
+            Table(dataset, protocol, tuple(metrics), tuple(rows), best, test, _p_values(rows, metrics[0], test))
+        )
+    return tables
 
 
-def _cell(mean: float, std: float, best: bool) -> str:
-    if math.isnan(mean):
-        return "n/a"
-    text = f"{mean:.4f} ± {std:.4f}"
-    return f"**{text}**" if best else text
+def _p_values(rows: Sequence[Row], metric: str, test: str | None) -> dict[str, PairedResult | None]:
+    """The reference (first) row tested against each other row on ``metric``, if it is per user."""
+    if test is None or len(rows) < 2 or math.isnan(rows[0].means[metric]) or not is_per_user(metric):
+        return {}
+    reference = user_metric(rows[0].records, metric)
+    results: dict[str, PairedResult | None] = {}
+    for row in rows[1:]:
+        other = user_metric(row.records, metric) if reference is not None else None
+        results[row.label] = paired_test(reference, other, test) if other is not None else None
+    return results
 
 
-def _render_csv(records: Sequence[RunRecord], metrics: Sequence[str]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    header = ["dataset", "protocol", "model", "runs", "seeds"]
-    for metric in metrics:
-        header += [metric, f"{metric}_std"]
-    writer.writerow(header)
-    for (dataset, protocol), group in group_records(records).items():
-        for row in summarise(group, metrics):
-            line = [dataset, protocol, row.label, row.runs, " ".join(map(str, row.seeds))]
-            for metric in metrics:
-                line += [f"{row.means[metric]:.6f}", f"{row.stds[metric]:.6f}"]
-            writer.writerow(line)
-    return buffer.getvalue()
+def render(
+    records: Sequence[RunRecord],
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    fmt: str = "markdown",
+    test: str | None = "wilcoxon",
+) -> str:
+    """All (dataset, protocol) tables of ``records`` as one text in ``fmt``."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown format {fmt!r}; valid formats: {', '.join(FORMATS)}")
+    tables = build_tables(records, metrics, test)
+    if fmt == "csv":
+        return formats.csv_text(tables)
+    if not tables:
+        return "no completed runs found"
+    return {"markdown": formats.markdown, "latex": formats.latex, "html": formats.html}[fmt](tables)

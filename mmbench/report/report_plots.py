@@ -1,0 +1,85 @@
+"""The plots ``mmbench report`` regenerates: ablations, sensitivity sweeps and training curves.
+
+One ablation chart per (model, dataset, protocol) that has ablation variants, one sensitivity plot
+per swept (model, param, dataset, protocol), one overview of training curves per dataset (the
+lowest-seed run of each plain model), and one tuning plot per study with a complete trial in the
+default Optuna storage (``RESULTS/tuning.db``). Files go where ``mmbench plot`` would write them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+from mmbench.records import RunRecord
+from mmbench.report import plot_selection as select
+from mmbench.report.leaderboard import sweep_point
+
+logger = logging.getLogger("mmbench.report")
+
+
+def write_report_plots(records: Sequence[RunRecord], results_root: Path) -> list[Path]:
+    """Draw and save every report plot that ``records`` support; returns the files written."""
+    from mmbench.report.ablation_plot import ablation_figure, has_variants
+    from mmbench.report.curves_plot import curves_figure
+    from mmbench.report.figures import save_figure
+    from mmbench.report.sensitivity_plot import sensitivity_figure
+
+    written: list[Path] = []
+    for (model, dataset, protocol), group in _plain_groups(records).items():
+        if has_variants(group):
+            figure = ablation_figure(group)
+            written += save_figure(figure, select.ablation_stem(results_root, model, dataset, protocol))
+    sweeps: dict[tuple[str, str, str, str], list[RunRecord]] = {}
+    for record in records:
+        if (point := sweep_point(record)) is not None:
+            key = (record.model, point[0], record.dataset, record.protocol)
+            sweeps.setdefault(key, []).append(record)
+    for (model, param, dataset, protocol), group in sorted(sweeps.items()):
+        figure = sensitivity_figure(group, param)
+        written += save_figure(figure, select.sensitivity_stem(results_root, model, param, dataset, protocol))
+    for dataset in sorted({r.dataset for r in records}):
+        runs = select.reference_runs(records, dataset)
+        if not runs:
+            continue
+        try:
+            figure = curves_figure(runs)
+        except ValueError as error:
+            logger.warning("no training-curve plot for %s: %s", dataset, error)
+            continue
+        written += save_figure(figure, select.curves_stem(results_root, dataset, [r.model for r in runs]))
+    return written
+
+
+def _plain_groups(records: Sequence[RunRecord]) -> dict[tuple[str, str, str], list[RunRecord]]:
+    """Non-sweep records by (model, dataset, protocol)."""
+    groups: dict[tuple[str, str, str], list[RunRecord]] = {}
+    for record in records:
+        if sweep_point(record) is None:
+            groups.setdefault((record.model, record.dataset, record.protocol), []).append(record)
+    return dict(sorted(groups.items()))
+
+
+def write_tuning_plots(results_root: Path) -> list[Path]:
+    """A tuning plot for each study in ``RESULTS/tuning.db`` that has a complete trial."""
+    database = Path(results_root) / "tuning.db"
+    if not database.exists():
+        return []
+    import optuna
+
+    from mmbench.report.figures import save_figure
+    from mmbench.report.tuning_plot import tuning_figure
+    from mmbench.tuning.storage import default_storage_url
+
+    storage = default_storage_url(results_root)
+    written: list[Path] = []
+    for summary in sorted(optuna.get_all_study_summaries(storage), key=lambda s: s.study_name):
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        try:
+            figure = tuning_figure(study)
+        except ValueError as error:
+            logger.warning("no tuning plot for study %s: %s", summary.study_name, error)
+            continue
+        written += save_figure(figure, select.tuning_stem(results_root, summary.study_name))
+    return written

@@ -1,0 +1,155 @@
+"""Leaderboards with paired significance tests, from run records with known per-user metrics."""
+
+from __future__ import annotations
+
+import csv
+import re
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from fake_runs import write_run
+from mmbench.records import load_records
+from mmbench.report.leaderboard import build_tables, render, row_label, without_sweeps
+
+N_USERS = 40
+
+
+@pytest.fixture
+def two_models(tmp_path: Path) -> dict:
+    """Model ``good`` (2 seeds) beats ``weak`` (3 seeds) on recall@20; ``weak`` wins ndcg@20.
+
+    One ``good`` seed stores its users shuffled and one ``weak`` seed misses user 0, so pairing
+    must go by user id over the users every run has.
+    """
+    rng = np.random.default_rng(7)
+    values = {
+        "good": [rng.uniform(0.2, 1.0, N_USERS) for _ in range(2)],
+        "weak": [rng.uniform(0.0, 0.8, N_USERS) for _ in range(3)],
+    }
+    ndcg = {"good": [np.full(N_USERS, 0.1), np.full(N_USERS, 0.2)],
+            "weak": [np.full(N_USERS, 0.3), np.full(N_USERS, 0.4), np.full(N_USERS, 0.5)]}
+    users = np.arange(N_USERS)
+    order = rng.permutation(N_USERS)
+    write_run(tmp_path, "good", 1, {"recall@20": values["good"][0], "ndcg@20": ndcg["good"][0]})
+    write_run(tmp_path, "good", 2, {"recall@20": values["good"][1][order], "ndcg@20": ndcg["good"][1]}, users=order)
+    write_run(tmp_path, "weak", 1, {"recall@20": values["weak"][0][1:], "ndcg@20": ndcg["weak"][0][1:]}, users=users[1:])
+    for seed in (2, 3):
+        write_run(tmp_path, "weak", seed, {"recall@20": values["weak"][seed - 1], "ndcg@20": ndcg["weak"][seed - 1]})
+    return {"root": tmp_path, "recall": values, "ndcg": ndcg}
+
+
+def _seed_means(arrays: list[np.ndarray], drop_first_user_of: int | None = None) -> list[float]:
+    """What each run.json holds: the mean of its stored per-user values."""
+    return [float(np.mean(a[1:] if i == drop_first_user_of else a)) for i, a in enumerate(arrays)]
+
+
+def test_means_stds_best_marks_and_wilcoxon_p_value_match_a_hand_computation(two_models: dict) -> None:
+    records = load_records(two_models["root"])
+    recall, ndcg = two_models["recall"], two_models["ndcg"]
+    (table,) = build_tables(records, ["recall@20", "ndcg@20"])
+    good, weak = table.rows
+    assert (good.label, weak.label) == ("good", "weak")
+
+    good_runs = _seed_means(recall["good"])
+    weak_runs = _seed_means(recall["weak"], drop_first_user_of=0)
+    assert good.means["recall@20"] == pytest.approx(np.mean(good_runs))
+    assert good.stds["recall@20"] == pytest.approx(np.std(good_runs, ddof=1))
+    assert weak.means["recall@20"] == pytest.approx(np.mean(weak_runs))
+    assert weak.stds["recall@20"] == pytest.approx(np.std(weak_runs, ddof=1))
+    assert weak.means["ndcg@20"] == pytest.approx(0.4, abs=1e-6) and weak.stds["ndcg@20"] == pytest.approx(0.1, abs=1e-6)
+
+    # by hand: per-user mean over seeds, users 1..39 (user 0 is missing from weak's seed 1)
+    good_users = np.mean([a.astype(np.float32).astype(np.float64)[1:] for a in recall["good"]], axis=0)
+    weak_users = np.mean([a.astype(np.float32).astype(np.float64)[1:] for a in recall["weak"]], axis=0)
+    expected = stats.wilcoxon(good_users, weak_users).pvalue
+    result = table.p_values["weak"]
+    assert result.n_users == N_USERS - 1
+    assert result.p_value == pytest.approx(expected, rel=1e-9)
+    assert expected < 0.01  # the fixture's gap is real, so the check is not vacuous
+
+    text = render(records, ["recall@20", "ndcg@20"])
+    rows = [line.split("|") for line in text.splitlines() if line.startswith(("| good", "| weak"))]
+    lines = {cells[1].strip(): cells for cells in rows}
+    assert lines["good"][3].strip() == f"**{np.mean(good_runs):.4f} ± {np.std(good_runs, ddof=1):.4f}**"
+    assert "**" not in lines["good"][4] and lines["weak"][4].strip() == "**0.4000 ± 0.1000**"
+    assert "**" not in lines["weak"][3]
+    assert lines["good"][5].strip() == "best"
+    p_text = lines["weak"][5].strip()
+    assert p_text == (f"{expected:.1e}" if expected < 1e-3 else f"{expected:.3f}")
+    assert "Wilcoxon signed-rank test of the best row by recall@20 (good)" in text
+    assert f"({N_USERS - 1} users)" in text
+
+
+def test_paired_t_test_and_csv_carry_the_full_p_value(two_models: dict) -> None:
+    records = load_records(two_models["root"])
+    recall = two_models["recall"]
+    good_users = np.mean([a.astype(np.float32).astype(np.float64)[1:] for a in recall["good"]], axis=0)
+    weak_users = np.mean([a.astype(np.float32).astype(np.float64)[1:] for a in recall["weak"]], axis=0)
+    expected = stats.ttest_rel(good_users, weak_users).pvalue
+    rows = list(csv.DictReader(render(records, ["recall@20"], "csv", test="ttest").splitlines()))
+    by_model = {row["model"]: row for row in rows}
+    assert by_model["good"]["p_value"] == "" and by_model["good"]["reference"] == "good"
+    assert float(by_model["weak"]["p_value"]) == pytest.approx(expected, rel=1e-9)
+    assert by_model["weak"]["test"] == "ttest" and by_model["weak"]["seeds"] == "1 2 3"
+
+
+def test_identical_rows_get_p_one_and_a_row_without_per_user_metrics_gets_n_a(tmp_path: Path, caplog) -> None:
+    values = np.linspace(0, 1, 10)
+    write_run(tmp_path, "a", 1, {"recall@20": values})
+    write_run(tmp_path, "b", 1, {"recall@20": values})
+    lost = write_run(tmp_path, "c", 1, {"recall@20": values * 0.5})
+    (lost.path / "per_user_test.npz").unlink()
+    with caplog.at_level(logging.WARNING, logger="mmbench.report"):
+        (table,) = build_tables(load_records(tmp_path), ["recall@20"])
+    assert {label: (r.p_value if r else None) for label, r in table.p_values.items()} in (
+        {"b": 1.0, "c": None}, {"a": 1.0, "c": None}
+    )
+    assert str(lost.path / "per_user_test.npz") in caplog.text
+    assert "n/a: a run of the pair has no per-user recall@20 stored" in render(load_records(tmp_path), ["recall@20"])
+
+
+def test_latex_and_html_mark_the_best_and_escape_names(two_models: dict) -> None:
+    write_run(two_models["root"], "mf_bpr", 1, {"recall@20": np.zeros(N_USERS), "ndcg@20": np.zeros(N_USERS)})
+    records = load_records(two_models["root"])
+    latex = render(records, ["recall@20", "ndcg@20"], "latex")
+    assert r"\textbf{" in latex and r"$\pm$" in latex and r"mf\_bpr" in latex and r"\caption{tiktok" in latex
+    html = render(records, ["recall@20", "ndcg@20"], "html")
+    assert "<b>" in html and "<h3>tiktok — protocol `lattice`" in html and re.search(r"<td[^>]*>\s*best", html)
+
+
+def test_labels_name_variants_sweeps_and_tuning_and_sweeps_can_be_left_out(tmp_path: Path) -> None:
+    ones = {"recall@20": np.ones(5)}
+    records = [
+        write_run(tmp_path, "mmssl", 1, ones),
+        write_run(tmp_path, "mmssl", 1, ones, variant="full"),
+        write_run(tmp_path, "mmssl", 1, ones, variant="w/o-CL"),
+        write_run(tmp_path, "mmssl", 1, ones, variant="w/o-CL", tuned={"study": "s"}),
+        write_run(tmp_path, "lightgcn", 1, ones, sweep={"param": "n_layers", "value": 2}),
+    ]
+    assert [row_label(r) for r in records] == [
+        "mmssl", "mmssl", "mmssl [w/o-CL]", "mmssl [w/o-CL] (tuned)", "lightgcn [n_layers=2]"
+    ]
+    assert [r.model for r in without_sweeps(records)] == ["mmssl"] * 4
+
+
+def test_leaderboard_command_tests_filters_and_fails_cleanly(two_models: dict, run_main, tmp_path: Path) -> None:
+    root = two_models["root"]
+    write_run(root, "good", 5, {"recall@20": np.ones(N_USERS), "ndcg@20": np.ones(N_USERS)},
+              sweep={"param": "lr", "value": 0.01})
+    plain = run_main("leaderboard", "--results", str(root), "--metrics", "recall@20", "--test", "ttest")
+    assert plain.returncode == 0, plain.stderr
+    assert "paired t-test" in plain.stdout and "[lr=0.01]" not in plain.stdout
+    swept = run_main("leaderboard", "--results", str(root), "--metrics", "recall@20", "--include-sweeps",
+                     "--out", str(tmp_path / "board.md"))
+    assert swept.returncode == 0 and "good [lr=0.01]" in (tmp_path / "board.md").read_text()
+    none = run_main("leaderboard", "--results", str(root), "--test", "none", "--metrics", "recall@20")
+    assert "p (" not in none.stdout and "| good" in none.stdout
+    empty = run_main("leaderboard", "--results", str(tmp_path / "nothing"))
+    assert empty.returncode == 2
+    assert empty.stderr.strip().count("\n") == 0 and "no completed runs under" in empty.stderr
+    bad = run_main("leaderboard", "--results", str(root), "--metrics", "recal@20")
+    assert bad.returncode == 2 and "unknown metric" in bad.stderr
