@@ -37,3 +37,55 @@ def parse_int_list(text: str, flag: str) -> list[int]:
 
 def parse_name_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, seeds_default: str, protocol_default: str) -> None:
+    """The options every training command shares: seeds, protocols, budget, overrides, device."""
+    parser.add_argument("--seeds", default=seeds_default, help=f"comma-separated seeds, one run each (default: {seeds_default})")
+    parser.add_argument(
+        "--protocol", default=protocol_default,
+        help="evaluation protocol(s), comma-separated: standard (test masks train+valid items, "
+        "standard NDCG) and/or lattice (the LATTICE/MMSSL code lineage); the first selects the "
+        "epoch, the others reuse the training when they select identically "
+        f"(default: {protocol_default})",
+    )
+    parser.add_argument("--epochs", type=int, help="maximum epochs (overrides the model's default)")
+    parser.add_argument(
+        "--set", dest="assignments", action="append", metavar="KEY=VALUE",
+        help="override a config key, repeatable (see `mmbench models NAME` for the keys)",
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's own choice)")
+    parser.add_argument("--resume", action="store_true", help="continue unfinished runs from their checkpoint")
+
+
+def training_overrides(args: argparse.Namespace) -> dict[str, str]:
+    """The config overrides of ``--set`` and ``--epochs`` (``--epochs`` wins)."""
+    from mmbench.config import parse_assignments
+
+    overrides = parse_assignments(args.assignments)
+    if args.epochs is not None:
+        overrides["epochs"] = str(args.epochs)
+    return overrides
+
+
+def set_threads(threads: int | None) -> None:
+    """Apply ``--threads`` to torch; fewer than one is a :class:`ConfigError`."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def print_run_result(label: str, seed: int, record) -> None:
+    """One line per finished run record: its selection, test Recall/NDCG@20 and folder."""
+    test = record.data["metrics"]["test"]
+    print(
+        f"{label} seed {seed} [{record.protocol}]: best epoch {record.data['best_epoch']}, "
+        f"test recall@20 {test['recall@20']:.4f} ndcg@20 {test['ndcg@20']:.4f} "
+        f"({record.data['timing']['train_seconds']:.0f} s training) -> {record.path}",
+        flush=True,
+    )

@@ -14,12 +14,16 @@ from mmbench.errors import MMBenchError
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser; each sub-command module adds its own verb."""
     from mmbench.cli import (
+        ablate_cmd,
         datasets_cmd,
         evaluate_cmd,
         leaderboard_cmd,
         models_cmd,
+        plot_cmd,
         report_cmd,
         run_cmd,
+        sweep_cmd,
+        tune_cmd,
     )
 
     parser = argparse.ArgumentParser(
@@ -29,7 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mmbench {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (run_cmd, evaluate_cmd, leaderboard_cmd, report_cmd, models_cmd, datasets_cmd):
+    for module in (
+        run_cmd, ablate_cmd, sweep_cmd, tune_cmd, evaluate_cmd, leaderboard_cmd, report_cmd, plot_cmd,
+        models_cmd, datasets_cmd,
+    ):
         module.register(subparsers)
     return parser
 

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
-from mmbench.cli.common import add_results_argument, parse_int_list, parse_name_list
+from mmbench.cli.common import (
+    add_results_argument,
+    add_training_arguments,
+    parse_int_list,
+    parse_name_list,
+    print_run_result,
+    set_threads,
+    training_overrides,
+)
 from mmbench.cli.datasets_cmd import add_dataset_arguments, dataset_from_args
-from mmbench.config import apply_overrides, parse_assignments
 from mmbench.errors import ConfigError
 from mmbench.evaluation.protocols import get_protocol
 
@@ -19,31 +28,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--models", required=True, help="comma-separated model names (see `mmbench models`)")
     add_dataset_arguments(parser)
-    parser.add_argument("--seeds", default="1", help="comma-separated seeds, one run each (default: 1)")
-    parser.add_argument(
-        "--protocol", default="standard",
-        help="evaluation protocol(s), comma-separated: standard (test masks train+valid items, "
-        "standard NDCG) and/or lattice (the LATTICE/MMSSL code lineage); the first selects the "
-        "epoch, the others reuse the training when they select identically (default: standard)",
+    add_training_arguments(parser, seeds_default="1", protocol_default="standard")
+    tuned = parser.add_mutually_exclusive_group()
+    tuned.add_argument(
+        "--params", type=Path, metavar="FILE",
+        help="train with the best parameters of a study (written by `mmbench tune --show`); one model only",
     )
-    parser.add_argument("--epochs", type=int, help="maximum epochs (overrides the model's default)")
-    parser.add_argument(
-        "--set", dest="assignments", action="append", metavar="KEY=VALUE",
-        help="override a config key, repeatable (see `mmbench models NAME` for the keys)",
+    tuned.add_argument(
+        "--tuned", action="store_true",
+        help="train each model with its study's best parameters, RESULTS/tuned/MODEL-DATASET.json",
     )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    parser.add_argument(
-        "--threads", type=int, help="CPU threads for torch (default: torch's own choice)"
-    )
-    parser.add_argument("--resume", action="store_true", help="continue unfinished runs from their checkpoint")
     add_results_argument(parser)
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     # torch and the models load here, not at start-up, so that other commands start fast
-    import torch
-
     from mmbench.experiment import run_model
     from mmbench.models.registry import default_registry
     from mmbench.progress import Progress
@@ -55,40 +55,53 @@ def handle(args: argparse.Namespace) -> int:
     model_classes = registry.resolve(args.models)
     seeds = parse_int_list(args.seeds, "--seeds")
     protocols = [get_protocol(name).name for name in parse_name_list(args.protocol)]
-    overrides = parse_assignments(args.assignments)
-    if args.epochs is not None:
-        overrides["epochs"] = str(args.epochs)
+    overrides = training_overrides(args)
+    dataset = dataset_from_args(args)
+    settings = {cls.name: _tuned_settings(args, cls.name, dataset.name, overrides) for cls in model_classes}
     for cls in model_classes:
-        config = apply_overrides(cls.config_class(), overrides)
+        config = cls.config_for(dataset.name, settings[cls.name][0])
         if not shares_selection(protocols, config.metric):
             raise ConfigError(
                 f"--protocol {args.protocol}: these protocols compute {config.metric} differently "
                 "at validation, so one training cannot serve both; run them separately"
             )
     device = resolve_device(args.device)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ConfigError(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
-    dataset = dataset_from_args(args)
+    set_threads(args.threads)
     records = []
     for cls in model_classes:
         for seed in seeds:
             progress = Progress()
             progress.update(f"{cls.name} seed {seed}: starting", force=True)
+            model_overrides, extra = settings[cls.name]
             runs = run_model(
-                cls, dataset, seed, protocols, overrides, device, args.results,
-                resume=args.resume, progress=progress,
+                cls, dataset, seed, protocols, model_overrides, device, args.results,
+                resume=args.resume, progress=progress, extra=extra,
             )
             for record in runs:
-                test = record.data["metrics"]["test"]
-                print(
-                    f"{cls.name} seed {seed} [{record.protocol}]: best epoch {record.data['best_epoch']}, "
-                    f"test recall@20 {test['recall@20']:.4f} ndcg@20 {test['ndcg@20']:.4f} "
-                    f"({record.data['timing']['train_seconds']:.0f} s training) -> {record.path}",
-                    flush=True,
-                )
+                print_run_result(cls.name, seed, record)
             records.extend(runs)
     print()
     print(render(records))
     return 0
+
+
+def _tuned_settings(
+    args: argparse.Namespace, model: str, dataset: str, overrides: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Config overrides and record extras of one model: its tuned parameters under ``--params`` or
+    ``--tuned`` (``--set`` and ``--epochs`` still win), marked in the record as ``"tuned"``."""
+    from mmbench.tuning.params import read_params, tuned_params_path
+    from mmbench.tuning.storage import default_study_name
+
+    if args.params is None and not args.tuned:
+        return overrides, None
+    path = args.params or tuned_params_path(args.results, default_study_name(model, dataset))
+    tuned = read_params(path)
+    if tuned.model != model:
+        raise ConfigError(
+            f"{path} holds parameters of {tuned.model!r}, not {model!r}; --params applies to one "
+            f"model: run --models {tuned.model}"
+        )
+    if tuned.dataset != dataset:
+        raise ConfigError(f"{path} was tuned on {tuned.dataset!r}, not {dataset!r}; tune on {dataset!r} first")
+    return {**tuned.overrides(), **overrides}, {"tuned": tuned.record(path)}

@@ -1,0 +1,1 @@
+"""Hyper-parameter tuning with Optuna: storage, objective, workers and tuned parameter files."""

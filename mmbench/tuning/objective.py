@@ -1,0 +1,73 @@
+"""The tuning objective: train one configuration, report validation as it goes, never touch test.
+
+Each trial draws its parameters from the study's space, trains with the shared trainer built
+without a test evaluator, reports the best validation value so far after every evaluation (so a
+pruner can stop a poor trial early), and returns the best validation value. A trial whose training
+diverges (NaN loss or scores) is pruned, not failed: it says something about the parameters, not
+about the study.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import torch
+
+from mmbench.data.dataset import Dataset
+from mmbench.errors import TrainingError
+from mmbench.models.base import RecModel
+from mmbench.search_space import SearchSpace, suggest
+from mmbench.training.reproducibility import seed_everything
+from mmbench.training.trainer import Trainer
+
+# what a worker shows while a trial trains: (trial number, epoch, best validation value so far)
+EpochListener = Callable[[int, int, float], None]
+
+SELECTION_PROTOCOL = "standard"  # every protocol masks the same items at validation
+
+
+@dataclass
+class Objective:
+    """Callable Optuna objective for one model on one dataset."""
+
+    model_class: type[RecModel]
+    dataset: Dataset
+    space: SearchSpace
+    fixed: Mapping[str, Any]
+    seed: int
+    device: torch.device
+    on_epoch: EpochListener | None = None
+
+    def __call__(self, trial: Any) -> float:
+        import optuna
+
+        params = suggest(trial, self.space)
+        config = self.model_class.config_for(self.dataset.name, {**self.fixed, **params})
+        key = f"valid_{config.metric}"
+        best = -float("inf")
+
+        def report(history: list[dict[str, Any]]) -> None:
+            nonlocal best
+            row = history[-1]
+            best = max(best, row[key])
+            trial.report(best, row["epoch"])
+            if self.on_epoch is not None:
+                self.on_epoch(trial.number, row["epoch"], best)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"best {config.metric} {best:.4f} at epoch {row['epoch']}")
+
+        seed_everything(self.seed)
+        model = self.model_class(self.dataset.train_view(), config)
+        trainer = Trainer(
+            model, self.dataset, config, SELECTION_PROTOCOL, self.device, self.seed,
+            on_evaluation=report, evaluate_test=False,
+        )
+        try:
+            outcome = trainer.fit()
+        except TrainingError as error:
+            trial.set_user_attr("diverged", str(error))
+            raise optuna.TrialPruned(f"diverged: {error}") from None
+        trial.set_user_attr("best_epoch", outcome.best_epoch)
+        trial.set_user_attr("epochs_run", outcome.epochs_run)
+        return outcome.valid.metrics[config.metric]

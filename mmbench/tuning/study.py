@@ -1,0 +1,92 @@
+"""Opening a study: the sampler and pruner named on the command line, and a check that a resumed
+study is the same experiment (model, dataset, fixed keys, seed) as the command that resumes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+from mmbench.errors import ConfigError
+from mmbench.search_space import SearchSpace, describe
+from mmbench.tuning import space as spaces
+
+SAMPLERS = ("tpe", "random", "grid")
+PRUNERS = ("median", "hyperband", "none")
+SETUP_ATTR = "mmbench"  # study user attribute holding the StudySetup
+
+
+@dataclass(frozen=True)
+class StudySetup:
+    """What defines a study's experiment; stored with the study and checked on every resume."""
+
+    model: str
+    dataset: str
+    metric: str
+    seed: int
+    fixed: dict[str, Any]
+    space: dict[str, str]
+
+
+def make_sampler(name: str, space: SearchSpace) -> Any:
+    """The Optuna sampler called ``name``; unseeded, so that parallel workers draw differently."""
+    import optuna
+
+    if name == "tpe":
+        return optuna.samplers.TPESampler()
+    if name == "random":
+        return optuna.samplers.RandomSampler()
+    if name == "grid":
+        return optuna.samplers.GridSampler(spaces.grid(space))
+    raise ConfigError(f"unknown sampler {name!r}; valid samplers: {', '.join(SAMPLERS)}")
+
+
+def make_pruner(name: str) -> Any:
+    """The Optuna pruner called ``name``; steps are epochs."""
+    import optuna
+
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=5)
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise ConfigError(f"unknown pruner {name!r}; valid pruners: {', '.join(PRUNERS)}")
+
+
+def open_study(storage: Any, name: str, setup: StudySetup, sampler: Any, pruner: Any) -> Any:
+    """Create the study ``name`` or resume it; a resumed study must have the same setup."""
+    import optuna
+
+    study = optuna.create_study(
+        storage=storage, study_name=name, direction="maximize", sampler=sampler, pruner=pruner,
+        load_if_exists=True,
+    )
+    wanted = asdict(setup)
+    stored = study.user_attrs.get(SETUP_ATTR)
+    if stored is None:
+        study.set_user_attr(SETUP_ATTR, wanted)
+    elif stored != wanted:
+        changed = ", ".join(key for key in wanted if stored.get(key) != wanted[key])
+        raise ConfigError(
+            f"study {name!r} was started with a different {changed} ({_show(stored, changed)}); "
+            "re-run it with the same settings, or name a new study with --study"
+        )
+    return study
+
+
+def stored_setup(study: Any) -> StudySetup:
+    """The setup a study was started with; a study not made by ``mmbench tune`` is an error."""
+    stored = study.user_attrs.get(SETUP_ATTR)
+    if not isinstance(stored, dict):
+        raise ConfigError(f"study {study.study_name!r} was not created by `mmbench tune`")
+    return StudySetup(**stored)
+
+
+def setup_for(model: str, dataset: str, metric: str, seed: int, fixed: Mapping[str, Any], space: SearchSpace) -> StudySetup:
+    """The setup of a command line, in the JSON-ready form a study stores."""
+    return StudySetup(model, dataset, metric, seed, dict(fixed), describe(space))
+
+
+def _show(stored: Mapping[str, Any], keys: str) -> str:
+    return "; ".join(f"{key}: {stored.get(key)!r}" for key in keys.split(", "))

@@ -1,0 +1,61 @@
+"""What ``mmbench tune`` prints about a study, and its best trial as tuned parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mmbench.errors import ConfigError
+from mmbench.tuning.params import TunedParams
+from mmbench.tuning.storage import public_url
+from mmbench.tuning.study import stored_setup
+from mmbench.tuning.worker import trial_counts
+
+# state -> how it is shown; a surplus trial started after the study was full and never trained
+STATES = {
+    "COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running",
+    "WAITING": "waiting", "SURPLUS": "surplus (not trained)",
+}
+
+
+def best_params(study: Any, storage_url: str) -> TunedParams:
+    """The best complete trial of ``study``; a study without one is a ConfigError."""
+    setup = stored_setup(study)
+    if not trial_counts(study).get("COMPLETE"):
+        raise ConfigError(
+            f"study {study.study_name!r} has no complete trial yet; run `mmbench tune` with more --trials"
+        )
+    best = study.best_trial
+    return TunedParams(
+        model=setup.model,
+        dataset=setup.dataset,
+        study=study.study_name,
+        storage=public_url(storage_url),
+        trial=best.number,
+        metric=setup.metric,
+        valid_value=float(best.value),
+        params=dict(best.params),
+        fixed=dict(setup.fixed),
+    )
+
+
+def describe_study(study: Any, storage_url: str) -> str:
+    """Several lines: the study, its trials by state, the best trial and its parameters."""
+    setup = stored_setup(study)
+    counts = trial_counts(study)
+    states = ", ".join(f"{counts[state]} {label}" for state, label in STATES.items() if counts.get(state))
+    lines = [
+        f"study {study.study_name} ({public_url(storage_url)}): {setup.model} on {setup.dataset}, "
+        f"validation {setup.metric}, seed {setup.seed}",
+        f"trials: {states or 'none'}",
+    ]
+    if setup.fixed:
+        lines.append("fixed: " + ", ".join(f"{k}={v}" for k, v in sorted(setup.fixed.items())))
+    lines.append("space: " + ", ".join(f"{k} in {v}" for k, v in sorted(setup.space.items())))
+    if counts.get("COMPLETE"):
+        best = study.best_trial
+        lines.append(
+            f"best trial {best.number}: valid {setup.metric} {best.value:.4f} "
+            f"at epoch {best.user_attrs.get('best_epoch')} of {best.user_attrs.get('epochs_run')}"
+        )
+        lines.extend(f"  {key} = {value}" for key, value in sorted(best.params.items()))
+    return "\n".join(lines)

@@ -1,0 +1,144 @@
+"""One tuning worker: runs trials of a shared study until it holds the requested number.
+
+Several workers (processes, GPUs or machines) run this same loop against one storage; the storage
+is the only coordination. A worker stops when ``n_trials`` trials are finished (complete or
+pruned). When the remaining trials are all running elsewhere it waits: with heartbeats, a trial
+whose worker died turns failed and is queued again, and a waiting worker picks it up. Two workers
+that start the last trial at the same instant are resolved by trial number: the later one is
+marked failed, with user attribute ``surplus``, before it trains, so the study never holds more
+than ``n_trials`` finished trials.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from mmbench.progress import Progress
+
+FINISHED = ("COMPLETE", "PRUNED")
+POLL_SECONDS = 1.0
+
+
+class SurplusTrial(Exception):
+    """Raised inside a trial that started after the study already had enough trials."""
+
+
+def trial_counts(study: Any) -> dict[str, int]:
+    """Number of the study's trials in each state, by state name; surplus trials as ``SURPLUS``."""
+    counts: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        state = "SURPLUS" if trial.user_attrs.get("surplus") else trial.state.name
+        counts[state] = counts.get(state, 0) + 1
+    return counts
+
+
+def best_value(study: Any) -> float | None:
+    """The best complete trial's value, or None before any trial completed."""
+    complete = [t.value for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    return max(complete) if complete else None
+
+
+@dataclass
+class Worker:
+    """Runs ``objective`` trials of ``study`` until it has ``n_trials`` finished ones.
+
+    ``heartbeat`` says whether the storage fails the trials of dead workers; only then does a
+    worker wait for trials running elsewhere instead of stopping.
+    ``echo`` receives one line per trial this worker starts and finishes; ``progress`` shows the
+    running trial's epoch, the trials done out of the total and the best value so far.
+    """
+
+    study: Any
+    objective: Callable[[Any], float]
+    n_trials: int
+    heartbeat: bool
+    timeout: float | None = None
+    label: str = ""
+    echo: Callable[[str], None] = print
+    progress: Progress = field(default_factory=lambda: Progress(enabled=False))
+    _ran: list[int] = field(default_factory=list, init=False, repr=False)
+
+    def run(self) -> list[int]:
+        """Run trials until the study is done (or the timeout passed); return their numbers."""
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        self._ran = []
+        self.echo(f"{self.label}working on study {self.study.study_name} ({self.n_trials} trials)")
+        while deadline is None or time.monotonic() < deadline:
+            counts = trial_counts(self.study)
+            done = sum(counts.get(state, 0) for state in FINISHED)
+            if done >= self.n_trials:
+                break
+            if done + counts.get("RUNNING", 0) >= self.n_trials:
+                if not self.heartbeat:
+                    break
+                self._fail_stale_trials()
+                time.sleep(POLL_SECONDS)
+                continue
+            try:
+                self.study.optimize(self._guarded, n_trials=1, callbacks=[self._finished])
+            except SurplusTrial:
+                break
+        self.progress.close()
+        return self._ran
+
+    def _fail_stale_trials(self) -> None:
+        import optuna
+        from optuna.exceptions import ExperimentalWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            optuna.storages.fail_stale_trials(self.study)
+
+    def _guarded(self, trial: Any) -> float:
+        ahead = [
+            t for t in trial.study.get_trials(deepcopy=False)
+            if t.number < trial.number and t.state.name in (*FINISHED, "RUNNING", "WAITING")
+        ]
+        if len(ahead) >= self.n_trials:
+            trial.set_user_attr("surplus", True)
+            raise SurplusTrial(f"trial {trial.number} started after the study had {self.n_trials} trials")
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        self._ran.append(trial.number)
+        self.echo(f"{self.label}trial {trial.number} started")
+        return self.objective(trial)
+
+    def show_epoch(self, number: int, epoch: int, best: float) -> None:
+        """Progress line while a trial trains (the objective's ``on_epoch`` listener)."""
+        if not self.progress.enabled:  # spares two reads of the study per epoch
+            return
+        counts = trial_counts(self.study)
+        done = sum(counts.get(state, 0) for state in FINISHED)
+        study_best = best_value(self.study)
+        shown = "-" if study_best is None else f"{study_best:.4f}"
+        self.progress.update(
+            f"{self.label}trial {number} epoch {epoch}: best {best:.4f} | "
+            f"trials done {done}/{self.n_trials} | study best {shown}",
+            force=True,
+        )
+
+    def _finished(self, study: Any, trial: Any) -> None:
+        self.progress.close()
+        counts = trial_counts(study)
+        done = sum(counts.get(state, 0) for state in FINISHED)
+        best = study.best_trial if counts.get("COMPLETE") else None
+        if trial.state.name == "COMPLETE":
+            outcome = f"complete, value {trial.value:.4f} (best epoch {trial.user_attrs.get('best_epoch')})"
+        else:
+            steps = trial.intermediate_values
+            at = f" at epoch {max(steps)}" if steps else ""
+            why = " (diverged)" if "diverged" in trial.user_attrs else ""
+            outcome = f"{trial.state.name.lower()}{at}{why}"
+        summary = "-" if best is None else f"{best.value:.4f} (trial {best.number})"
+        params = ", ".join(f"{key}={_short(value)}" for key, value in trial.params.items())
+        self.echo(
+            f"{self.label}trial {trial.number} {outcome} [{params}] | done {done}/{self.n_trials} | best {summary}"
+        )
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
