@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pytest
@@ -154,3 +154,14 @@ def run_main() -> Callable[..., CliResult]:
         return CliResult(status, stdout.getvalue(), stderr.getvalue())
 
     return run
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Keep a test to one CPU thread (the machine is shared with training jobs), then restore."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -4,8 +4,6 @@ one, the gradient penalty against finite differences, and CPU reproducibility.""
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -25,12 +23,7 @@ from synthetic import tiny_dataset
 VARIANTS = sorted(MMSSL.ablation_variants(("audio", "image")))
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def dataset() -> Dataset:

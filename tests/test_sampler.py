@@ -45,9 +45,9 @@ def test_user_with_every_item_has_no_negative() -> None:
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_user_batches_hold_distinct_users_with_a_training_positive_each(seed: int) -> None:
-    train = random_train(25, 12, 0.4, seed)
-    train[3] = 0  # a user without training items is never drawn
-    train.eliminate_zeros()
+    dense = random_train(25, 12, 0.4, seed).toarray()
+    dense[3] = 0  # a user without training items is never drawn
+    train = sp.csr_matrix(dense)
     sampler = BprSampler(train, batch_size=7, rng=np.random.default_rng(seed), mode="users")
     batches = list(sampler.epoch())
     assert len(batches) == len(sampler) == train.nnz // 7 + 1
