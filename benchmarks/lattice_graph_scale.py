@@ -5,27 +5,27 @@ MMRec's LATTICE builds dense n_items x n_items float32 matrices (about 15.9 GB e
 and blockwise (:mod:`mmbench.models.knn`). This script measures that on seeded synthetic data of
 Elec's shape: float32 features of 4096 (image) and 384 (text) dimensions.
 
-Default mode: build each modality's initial kNN graph from the raw features and one learned graph
-from a 64-d projection, printing the time and the process's peak RSS after each step, next to
-what one dense matrix would take. ``--train-epoch`` mode instead builds the ``lattice`` model on
-a synthetic interaction matrix (Elec-like: about 190k users, 1.7M interactions) and runs one
-training epoch, or its first ``--batches`` batches with the epoch time extrapolated (use that on
-a CPU: LATTICE rebuilds the learned graphs at every batch, about 1 TFLOP per batch at Elec
-size). Run the two modes as separate processes: peak RSS is a high-water mark of the process.
+It builds each modality's initial kNN graph from the raw features and one learned graph from a
+64-d projection, printing the time and the process's peak RSS after each step, next to what one
+dense matrix would take. ``benchmarks/lattice_epoch_scale.py`` times a full training epoch at the
+same size.
 
 Synthetic features are fine for memory and time only: their neighbours mean nothing.
 
     python benchmarks/lattice_graph_scale.py [--items 63001] [--dims 4096,384] [--threads N]
-    python benchmarks/lattice_graph_scale.py --train-epoch [--users 190000] [--interactions 1700000]
 
-A small run of both modes: add ``--items 8000`` (and, with ``--train-epoch``, ``--users 20000
---interactions 200000 --batches 20``).
+A small run: add ``--items 8000``.
+
+Measured at full size (the defaults) with ``--threads 1`` under ``/usr/bin/time -v`` on the shared
+2-core, 23.5 GiB development machine: peak RSS 1.84 GiB (features included), 753 s user + 55 s
+system CPU (48 min wall while other jobs loaded the machine), 1,260,020 edges (14.4 MiB) in the four
+sparse graphs. Dense construction would need 15.9 GB per 63,001^2 float32 matrix, several at once.
+Details: the "Scale" section of docs/reproduction-notes-baselines.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import resource
 import time
 from typing import Sequence
@@ -34,12 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from baselines.lattice import Lattice, LatticeConfig
-from mmbench.data.dataset import TrainView
-from mmbench.models.base import BprBatch
 from mmbench.models.knn import knn_graph, symmetric_normalise
-from mmbench.training.sampler import BprSampler
-from mmbench.training.trainer import build_optimizer
 
 GIB = 1024**3
 
@@ -91,38 +86,12 @@ def build_graphs(features: dict[str, np.ndarray], args: argparse.Namespace) -> N
     print(f"sparse graphs: {edges:,} edges in all, {mib:.1f} MiB (int64 column + float32 weight)")
 
 
-def train_epoch(features: dict[str, np.ndarray], args: argparse.Namespace) -> None:
-    """Build the ``lattice`` model on synthetic interactions and time one epoch (or a prefix)."""
-    started = time.perf_counter()
-    train = synthetic_interactions(args.users, args.items, args.interactions, args.seed)
-    report(f"interactions: {args.users:,} users, {train.nnz:,} pairs", time.perf_counter() - started)
-    config = dataclasses.replace(LatticeConfig(), topk=args.topk, knn_block_size=args.block_size)
-    torch.manual_seed(args.seed)
-    started = time.perf_counter()
-    model = Lattice(TrainView(args.users, args.items, train, features), config)
-    report("model with initial graphs", time.perf_counter() - started)
-    optimizer = build_optimizer(model, config)
-    sampler = BprSampler(train, config.batch_size, np.random.default_rng(args.seed))
-    n_batches = len(sampler) if args.batches <= 0 else min(args.batches, len(sampler))
-    started = time.perf_counter()
-    for index, (users, pos, neg) in enumerate(sampler.epoch()):
-        if index == n_batches:
-            break
-        batch = BprBatch(*(torch.from_numpy(array) for array in (users, pos, neg)))
-        model.train_step(batch, optimizer)
-    seconds = time.perf_counter() - started
-    report(f"training, {n_batches} of {len(sampler)} batches of {config.batch_size}", seconds)
-    if n_batches < len(sampler):
-        print(f"  epoch time extrapolated: {seconds / n_batches * len(sampler):.1f} s")
-    started = time.perf_counter()
-    model.eval()
-    with torch.no_grad():
-        model.scorer()
-    report("eval pass: scorer() graphs + propagation", time.perf_counter() - started)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     parser.add_argument("--items", type=int, default=63001, help="catalogue size (Elec: 63001)")
     parser.add_argument("--dims", default="4096,384", help="feature dimension of each modality")
     parser.add_argument("--topk", type=int, default=10)
@@ -130,10 +99,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--feat-embed-dim", type=int, default=64, help="learned-graph projection")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
-    parser.add_argument("--train-epoch", action="store_true", help="time one training epoch instead")
-    parser.add_argument("--users", type=int, default=190000)
-    parser.add_argument("--interactions", type=int, default=1700000)
-    parser.add_argument("--batches", type=int, default=0, help="train only this many batches (0: all)")
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -151,10 +116,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     started = time.perf_counter()
     features = synthetic_features(args.items, dims, args.seed)
     report("synthetic features", time.perf_counter() - started)
-    if args.train_epoch:
-        train_epoch(features, args)
-    else:
-        build_graphs(features, args)
+    build_graphs(features, args)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """VBPR and MMGCN: smoke runs with two modalities, the featureless refusal, gradient flow into the
-feature projections, CPU reproducibility, VBPR's predictor, MMGCN's layer count and graph ops."""
+feature projections, CPU reproducibility, VBPR's predictor, MMGCN's layer count, its untrained-ID
+and normalised-preference options, and graph ops."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -17,19 +17,13 @@ from mmbench.errors import ConfigError
 from mmbench.models import BprBatch, default_registry
 from mmbench.models.graph import mean_bipartite_adjacency, sparse_matmul, transpose_csr
 from mmbench.training.reproducibility import seed_everything
-from mmbench.training.trainer import Trainer
+from mmbench.training.trainer import Trainer, build_optimizer
 from synthetic import tiny_dataset
 
 MODELS = ["vbpr", "mmgcn"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Keep each test to one CPU thread (the machine is shared with training jobs)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def two_modalities() -> Dataset:
@@ -106,6 +100,33 @@ def test_mmgcn_gradients_reach_every_modality_projection(feature_dim: int) -> No
             assert weight.grad is not None and weight.grad.abs().sum() > 0
     for table in (model.user_embedding, model.item_embedding):
         assert table.weight.grad.abs().sum() > 0  # the ID embeddings are trained
+
+
+def test_mmgcn_can_leave_ids_and_preferences_untrained_as_the_authors_code_does() -> None:
+    model = one_backward("mmgcn", train_ids=False)
+    frozen = [model.user_embedding.weight, model.item_embedding.weight]
+    frozen += [branch.preference.weight for branch in model.branches]
+    for weight in frozen:
+        assert not weight.requires_grad and weight.grad is None
+    for branch in model.branches:
+        assert branch.layers[0].aggregate.weight.grad.abs().sum() > 0  # the layers still learn
+    optimised = {id(p) for p in build_optimizer(model, model.config).param_groups[0]["params"]}
+    assert not optimised & {id(weight) for weight in frozen}
+
+
+def test_mmgcn_normalised_preferences_ignore_their_scale() -> None:
+    dataset = two_modalities()
+    cls = default_registry().get("mmgcn")
+    users = torch.arange(dataset.n_users)
+    for normalise, same in ((True, True), (False, False)):
+        seed_everything(0)
+        config = dataclasses.replace(cls.config_class(), normalise_preferences=normalise)
+        model = cls(dataset.train_view(), config)
+        with torch.no_grad():
+            before = model.score(users)
+            for branch in model.branches:
+                branch.preference.weight.mul_(7.0)
+            assert torch.allclose(model.score(users), before, atol=1e-5) is same
 
 
 @pytest.mark.parametrize("concat", [True, False])
