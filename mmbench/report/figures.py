@@ -34,14 +34,21 @@ def new_figure(width: float, height: float, ncols: int = 1) -> tuple[Figure, lis
 
 
 def save_figure(figure: Figure, stem: Path) -> list[Path]:
-    """Write ``stem.png`` (150 dpi) and ``stem.svg``, each atomically; returns their paths."""
+    """Write ``stem.png`` (150 dpi) and ``stem.svg``, each atomically; returns their paths.
+
+    The SVG's element ids are salted with a fixed string, so regenerating an unchanged figure
+    writes the same bytes.
+    """
+    import matplotlib
+
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     written = []
     for fmt in FORMATS:
         buffer = io.BytesIO()
         metadata = {"Date": None} if fmt == "svg" else {"Software": None}
-        figure.savefig(buffer, format=fmt, dpi=150, metadata=metadata)
+        with matplotlib.rc_context({"svg.hashsalt": "mmbench"}):
+            figure.savefig(buffer, format=fmt, dpi=150, metadata=metadata)
         path = stem.with_name(f"{stem.name}.{fmt}")
         write_bytes_atomic(path, buffer.getvalue())
         written.append(path)
