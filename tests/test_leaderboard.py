@@ -75,3 +75,15 @@ def test_reproduction_report_names_cells_below_target() -> None:
     # MF-BPR TikTok published R@20 0.0346: 0.02 / 0.0346 = 0.58 < 0.9
     text = render_reproduction([record("mf_bpr", 1, 0.02, 0.013)], "mmbench report")
     assert "tiktok mf_bpr recall@20 (0.58)" in text and "ndcg@20 (" not in text.split("Cells below target")[1]
+
+
+def test_lower_gini_is_the_best_value_and_sorts_first() -> None:
+    def with_gini(model: str, seed: int, gini: float) -> RunRecord:
+        run = record(model, seed, 0.05, 0.02)
+        run.data["metrics"]["test"]["gini@20"] = gini
+        return run
+
+    runs = [with_gini("concentrated", 1, 0.9), with_gini("even", 1, 0.4)]
+    assert [row.label for row in summarise(runs, ["gini@20"])] == ["even", "concentrated"]
+    table = render(runs, metrics=["gini@20"], test=None)
+    assert "**0.4000 ± 0.0000**" in table and "**0.9000" not in table

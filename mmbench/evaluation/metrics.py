@@ -51,10 +51,15 @@ class PerUserMetric:
 
 @dataclass(frozen=True)
 class CatalogueMetric:
-    """A metric of the whole catalogue, from per-item exposure counts in the top-K lists."""
+    """A metric of the whole catalogue, from per-item exposure counts in the top-K lists.
+
+    ``higher_is_better`` is False for concentration measures (Gini), where a leaderboard's best
+    value is the lowest.
+    """
 
     name: str
     fn: CatalogueFn
+    higher_is_better: bool = True
 
     def __call__(self, counts: np.ndarray) -> float:
         return self.fn(counts)
@@ -65,9 +70,9 @@ def _per_user(name: str) -> Callable[[PerUserFn], PerUserMetric]:
     return lambda fn: PerUserMetric(name, fn)
 
 
-def _catalogue(name: str) -> Callable[[CatalogueFn], CatalogueMetric]:
+def _catalogue(name: str, higher_is_better: bool = True) -> Callable[[CatalogueFn], CatalogueMetric]:
     """Declare a catalogue metric called ``name``."""
-    return lambda fn: CatalogueMetric(name, fn)
+    return lambda fn: CatalogueMetric(name, fn, higher_is_better)
 
 
 def _discounts(n: int) -> np.ndarray:
@@ -152,7 +157,7 @@ def coverage(counts: np.ndarray) -> float:
     return float(np.count_nonzero(counts)) / counts.size
 
 
-@_catalogue("gini")
+@_catalogue("gini", higher_is_better=False)
 def gini(counts: np.ndarray) -> float:
     """Gini coefficient of item exposure in the top-K lists, over all catalogue items.
 
@@ -209,3 +214,9 @@ def parse_metric_key(key: str) -> tuple[str, int]:
     if name not in METRICS:
         raise ConfigError(f"unknown metric {key!r}; {_valid_metrics_hint()}")
     return name, k
+
+
+def higher_is_better(key: str) -> bool:
+    """Whether a larger value of the metric ``name@K`` is the better one."""
+    name, _ = parse_metric_key(key)
+    return getattr(METRICS[name], "higher_is_better", True)

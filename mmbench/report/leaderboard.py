@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from mmbench.errors import ConfigError
-from mmbench.evaluation.metrics import parse_metric_key
+from mmbench.evaluation.metrics import higher_is_better, parse_metric_key
 from mmbench.records import RunRecord
 from mmbench.report import formats
 from mmbench.report.significance import TESTS, PairedResult, is_per_user, paired_test, user_metric
@@ -121,7 +121,16 @@ def summarise(records: Sequence[RunRecord], metrics: Sequence[str]) -> list[Row]
         seeds = tuple(sorted(r.data.get("seed", -1) for r in group))
         rows.append(Row(label, tuple(group), seeds, means, stds))
     first = metrics[0]
-    return sorted(rows, key=lambda row: (math.isnan(row.means[first]), -row.means[first]))
+    sign = -1.0 if higher_is_better(first) else 1.0
+    return sorted(rows, key=lambda row: (math.isnan(row.means[first]), sign * row.means[first]))
+
+
+def _best_value(means: Sequence[float], metric: str) -> float | None:
+    """The best of the defined means: the highest, or the lowest for a lower-is-better metric."""
+    defined = [m for m in means if not math.isnan(m)]
+    if not defined:
+        return None
+    return max(defined) if higher_is_better(metric) else min(defined)
 
 
 def validate_metrics(metrics: Sequence[str]) -> None:
@@ -140,7 +149,7 @@ def build_tables(records: Sequence[RunRecord], metrics: Sequence[str], test: str
     tables = []
     for (dataset, protocol), group in group_records(records).items():
         rows = summarise(group, metrics)
-        best = {m: max((r.means[m] for r in rows if not math.isnan(r.means[m])), default=None) for m in metrics}
+        best = {m: _best_value([r.means[m] for r in rows], m) for m in metrics}
         tables.append(
             Table(dataset, protocol, tuple(metrics), tuple(rows), best, test, _p_values(rows, metrics[0], test))
         )
