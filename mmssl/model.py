@@ -254,9 +254,16 @@ class MMSSL(PropagatedEmbeddingModel):
 
     def loss(self, batch: BprBatch) -> dict[str, torch.Tensor]:
         """The model's loss on a batch (the critic's step is in :meth:`train_step`)."""
-        return self._model_loss(self.forward_pass(), batch)
+        return self._model_loss(self.forward_pass(), batch, self._batch_users(batch))
 
-    def _model_loss(self, result: Forward, batch: BprBatch) -> dict[str, torch.Tensor]:
+    def _batch_users(self, batch: BprBatch) -> tuple[torch.Tensor, R.TrainEntries]:
+        """The batch's distinct users and their training entries, shared by every step of a batch."""
+        distinct = torch.unique(batch.users)
+        return distinct, R.train_entries(self.train_indptr, self.train_indices, distinct)
+
+    def _model_loss(
+        self, result: Forward, batch: BprBatch, batch_users: tuple[torch.Tensor, R.TrainEntries]
+    ) -> dict[str, torch.Tensor]:
         config = self.config
         users, pos, neg = result.users[batch.users], result.items[batch.pos_items], result.items[batch.neg_items]
         ranking = bpr_loss((users * pos).sum(-1), (users * neg).sum(-1))
@@ -266,7 +273,7 @@ class MMSSL(PropagatedEmbeddingModel):
         )
         feat_reg = config.feat_reg_weight * 0.5 * feature_sq / self.n_items
         parts = {"bpr": ranking, "emb_reg": emb_reg, "feat_reg": feat_reg}
-        distinct = torch.unique(batch.users)
+        distinct, entries = batch_users
         if config.cl_rate > 0:
             fused = result.users[distinct]
             parts["cl"] = sum(
@@ -274,7 +281,6 @@ class MMSSL(PropagatedEmbeddingModel):
                 for m in self.modalities
             )
         if config.adversarial_task == "wgan":
-            entries = R.train_entries(self.train_indptr, self.train_indices, distinct)
             parts["adv"] = self.generator_loss(result, distinct, entries)
         elif config.adversarial_task == "gae":
             parts["gae"] = sum(
@@ -291,12 +297,12 @@ class MMSSL(PropagatedEmbeddingModel):
 
     def train_step(self, batch: BprBatch, optimizer: torch.optim.Optimizer) -> dict[str, float]:
         """One critic step (on a no-grad forward), then one model step, then the graph update."""
-        distinct = torch.unique(batch.users)
+        batch_users = self._batch_users(batch)
+        distinct, entries = batch_users
         logged: dict[str, float] = {}
         if self.discriminator is not None:
             with torch.no_grad():
                 reference = self.forward_pass()
-            entries = R.train_entries(self.train_indptr, self.train_indices, distinct)
             self.d_optimizer.zero_grad(set_to_none=True)
             critic_loss = self.discriminator_loss(reference, distinct, entries)
             critic_loss.backward()
@@ -304,18 +310,17 @@ class MMSSL(PropagatedEmbeddingModel):
             logged["critic"] = float(critic_loss.detach())
         optimizer.zero_grad(set_to_none=True)
         result = self.forward_pass()
-        parts = self._model_loss(result, batch)
+        parts = self._model_loss(result, batch, batch_users)
         parts["loss"].backward()
         optimizer.step()
-        self._update_graphs(result, distinct)
+        self._update_graphs(result, distinct, entries)
         self.batch_index += 1
         logged.update({key: float(value.detach()) for key, value in parts.items()})
         return logged
 
     @torch.no_grad()
-    def _update_graphs(self, result: Forward, users: torch.Tensor) -> None:
+    def _update_graphs(self, result: Forward, users: torch.Tensor, entries: R.TrainEntries) -> None:
         """Feed each batch user's top-k generated items to the modality graphs."""
-        entries = R.train_entries(self.train_indptr, self.train_indices, users)
         mask = 1.0 - R.dense_train_rows(entries, self.n_items, result.users.dtype)
         for modality in self.modalities:
             scores = (result.feature_users[modality][users] @ result.feature_items[modality].T) * mask
