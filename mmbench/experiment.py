@@ -54,6 +54,8 @@ def run_model(
     primary = protocols[0]
     config = model_class.config_for(dataset.name, overrides)
     digest = config_hash(config)
+    seed_everything(seed)
+    model = model_class(dataset.train_view(), config)
     run_dir = (
         find_resumable(results_root, dataset.name, model_class.name, seed, digest, primary) if resume else None
     )
@@ -76,8 +78,6 @@ def run_model(
         **(extra or {}),
     }
     write_run_json(run_dir, record)
-    seed_everything(seed)
-    model = model_class(dataset.train_view(), config)
     trainer = Trainer(
         model, dataset, config, protocols, device, seed, run_dir / CHECKPOINT_FILE, progress,
         on_evaluation=lambda history: write_history(run_dir, history),

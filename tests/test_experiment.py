@@ -66,3 +66,19 @@ def test_unreadable_records_are_named_and_skipped(tmp_path: Path, caplog) -> Non
     records = load_records(tmp_path)
     assert [r.path for r in records] == [good.path]
     assert "broken-run" in caplog.text
+
+
+def test_a_model_that_refuses_the_dataset_leaves_no_run_folder(tmp_path) -> None:
+    import dataclasses
+
+    import torch
+
+    from mmbench.errors import ConfigError
+    from mmbench.experiment import run_model
+    from mmbench.models import default_registry
+    from synthetic import tiny_dataset
+
+    bare = dataclasses.replace(tiny_dataset(), features={})
+    with pytest.raises(ConfigError, match="needs item features"):
+        run_model(default_registry().get("vbpr"), bare, 1, ["standard"], {}, torch.device("cpu"), tmp_path)
+    assert not (tmp_path / "runs").exists()
