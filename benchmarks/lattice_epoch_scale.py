@@ -6,12 +6,13 @@ about 190k users and 1.7M training interactions drawn uniformly. It then runs on
 exactly as the trainer does: ``on_epoch_start(1)``, then ``train_step`` over every batch of the
 shared BPR sampler, with the optimiser the trainer builds. It prints the time and the process's
 peak RSS after building the model (which builds the initial kNN graphs blockwise) and after the
-epoch. No evaluation pass is run.
+epoch, with progress lines during the epoch (elapsed time, peak RSS and the epoch time the rate so
+far implies). No evaluation pass is run.
 
 Synthetic data are fine for memory and time only: their neighbours and scores mean nothing.
 
     python benchmarks/lattice_epoch_scale.py [--items 63001] [--users 190000]
-        [--interactions 1700000] [--dims 4096,384] [--threads 1]
+        [--interactions 1700000] [--dims 4096,384] [--progress 20] [--threads 1]
 
 A small run: ``--items 8000 --users 20000 --interactions 200000``.
 
@@ -58,9 +59,14 @@ def one_epoch(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     model.on_epoch_start(1)
     loss = 0.0
-    for users, pos, neg in sampler.epoch():
+    n_batches = len(sampler)
+    progress_every = max(1, n_batches // args.progress)
+    for index, (users, pos, neg) in enumerate(sampler.epoch(), start=1):
         batch = BprBatch(*(torch.from_numpy(array) for array in (users, pos, neg)))
         loss += model.train_step(batch, optimizer)["loss"]
+        if index % progress_every == 0 and index < n_batches:
+            elapsed = time.perf_counter() - started
+            report(f"  batch {index}/{n_batches} (epoch at this rate {elapsed / index * n_batches:.0f} s)", elapsed)
     seconds = time.perf_counter() - started
     report(f"one epoch: {len(sampler)} batches of {config.batch_size}", seconds)
     print(f"mean training loss {loss / len(sampler):.4f}; peak RSS {peak_rss_gib():.2f} GiB")
@@ -78,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--interactions", type=int, default=1700000, help="pairs drawn (duplicates merged)")
     parser.add_argument("--dims", default="4096,384", help="feature dimension of each modality")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--progress", type=int, default=20, help="progress lines per epoch (default 20)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

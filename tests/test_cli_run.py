@@ -51,6 +51,7 @@ def test_run_writes_complete_records_and_prints_a_leaderboard(run_cli, small_fol
         assert "recall@20" in record["metrics"]["test"] and "ndcg@50" in record["metrics"]["valid"]
         assert {"train_seconds", "median_epoch_seconds", "eval_seconds"} <= set(record["timing"])
         assert record["config"]["epochs"] == 2 and record["config"]["batch_size"] == 32
+        assert record["overrides"] == {"batch_size": "32", "epochs": "2"}
         with np.load(path.parent / "per_user_test.npz") as per_user:
             assert len(per_user["users"]) == record["evaluated_users"]["test"]
             assert per_user["recall@20"].mean() == pytest.approx(record["metrics"]["test"]["recall@20"], abs=1e-6)
@@ -62,7 +63,7 @@ def test_run_writes_complete_records_and_prints_a_leaderboard(run_cli, small_fol
     assert board.returncode == 0, board.stderr
     lines = list(csv.reader(board.stdout.splitlines()))
     assert lines[0][:5] == ["dataset", "protocol", "model", "runs", "seeds"]
-    assert {row[2] for row in lines[1:]} == {"mf_bpr", "lightgcn"}
+    assert {row[2] for row in lines[1:]} == {"mf_bpr [batch_size=32, epochs=2]", "lightgcn [batch_size=32, epochs=2]"}
     assert all(row[1] == "lattice" and row[3] == "2" for row in lines[1:])
 
     report = run_cli("report", "--results", str(results))

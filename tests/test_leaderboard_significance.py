@@ -129,11 +129,14 @@ def test_labels_name_variants_sweeps_and_tuning_and_sweeps_can_be_left_out(tmp_p
         write_run(tmp_path, "mmssl", 1, ones, variant="w/o-CL"),
         write_run(tmp_path, "mmssl", 1, ones, variant="w/o-CL", tuned={"study": "s"}),
         write_run(tmp_path, "lightgcn", 1, ones, sweep={"param": "n_layers", "value": 2}),
+        write_run(tmp_path, "mmssl", 1, ones, overrides={"lr": "0.01", "epochs": "1"}),
+        write_run(tmp_path, "mmssl", 1, ones, variant="w/o-CL", overrides={"epochs": "1"}, tuned={"study": "s"}),
     ]
     assert [row_label(r) for r in records] == [
-        "mmssl", "mmssl", "mmssl [w/o-CL]", "mmssl [w/o-CL] (tuned)", "lightgcn [n_layers=2]"
+        "mmssl", "mmssl", "mmssl [w/o-CL]", "mmssl [w/o-CL] (tuned)", "lightgcn [n_layers=2]",
+        "mmssl [epochs=1, lr=0.01]", "mmssl [w/o-CL] [epochs=1] (tuned)",
     ]
-    assert [r.model for r in without_sweeps(records)] == ["mmssl"] * 4
+    assert [r.model for r in without_sweeps(records)] == ["mmssl"] * 6
 
 
 def test_leaderboard_command_tests_filters_and_fails_cleanly(two_models: dict, run_main, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import argparse
 from mmbench.cli.common import (
     add_results_argument,
     add_training_arguments,
+    overrides_extra,
     parse_int_list,
     parse_name_list,
     print_run_result,
@@ -86,7 +87,7 @@ def handle(args: argparse.Namespace) -> int:
             progress.update(f"{args.model} [{variant}] seed {seed}: starting", force=True)
             runs = run_model(
                 model_class, dataset, seed, protocols, {**overrides, **changes}, device, args.results,
-                resume=args.resume, progress=progress, extra={"variant": variant},
+                resume=args.resume, progress=progress, extra={"variant": variant, **overrides_extra(overrides)},
             )
             for record in runs:
                 print_run_result(f"{args.model} [{variant}]", seed, record)

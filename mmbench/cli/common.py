@@ -69,6 +69,12 @@ def training_overrides(args: argparse.Namespace) -> dict[str, str]:
     return overrides
 
 
+def overrides_extra(overrides: dict[str, str]) -> dict[str, dict[str, str]]:
+    """What a run record stores of the command line's overrides: ``{"overrides": {...}}`` when
+    there are any, so that reports label the run by them instead of mixing it with default runs."""
+    return {"overrides": dict(overrides)} if overrides else {}
+
+
 def set_threads(threads: int | None) -> None:
     """Apply ``--threads`` to torch; fewer than one is a :class:`ConfigError`."""
     if threads is None:

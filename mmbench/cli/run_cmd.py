@@ -9,6 +9,7 @@ from typing import Any
 from mmbench.cli.common import (
     add_results_argument,
     add_training_arguments,
+    overrides_extra,
     parse_int_list,
     parse_name_list,
     print_run_result,
@@ -89,12 +90,13 @@ def _tuned_settings(
     args: argparse.Namespace, model: str, dataset: str, overrides: dict[str, str]
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Config overrides and record extras of one model: its tuned parameters under ``--params`` or
-    ``--tuned`` (``--set`` and ``--epochs`` still win), marked in the record as ``"tuned"``."""
+    ``--tuned`` (``--set`` and ``--epochs`` still win), marked in the record as ``"tuned"``; the
+    command line's own overrides are marked as ``"overrides"``."""
     from mmbench.tuning.params import read_params, tuned_params_path
     from mmbench.tuning.storage import default_study_name
 
     if args.params is None and not args.tuned:
-        return overrides, None
+        return overrides, overrides_extra(overrides) or None
     path = args.params or tuned_params_path(args.results, default_study_name(model, dataset))
     tuned = read_params(path)
     if tuned.model != model:
@@ -104,4 +106,4 @@ def _tuned_settings(
         )
     if tuned.dataset != dataset:
         raise ConfigError(f"{path} was tuned on {tuned.dataset!r}, not {dataset!r}; tune on {dataset!r} first")
-    return {**tuned.overrides(), **overrides}, {"tuned": tuned.record(path)}
+    return {**tuned.overrides(), **overrides}, {"tuned": tuned.record(path), **overrides_extra(overrides)}

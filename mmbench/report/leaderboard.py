@@ -2,7 +2,9 @@
 
 A table never mixes datasets or protocols: records are grouped by (dataset, protocol) first and
 each group is its own table, headed by what it shows. Rows are labelled by model, ablation variant
-(``mmssl [w/o-CL]``), sweep point (``lightgcn [n_layers=2]``) and tuning (``lightgcn (tuned)``).
+(``mmssl [w/o-CL]``), sweep point (``lightgcn [n_layers=2]``), the config keys set on the command
+line (``mmssl [epochs=1]``, so that a short budget never joins the default row) and tuning
+(``lightgcn (tuned)``).
 Sweep records belong in sensitivity plots: commands drop them with :func:`without_sweeps` unless
 asked to keep them. The best row by the first metric is tested against every other row over test
 users (see :mod:`mmbench.report.significance`); a catalogue metric first (coverage, gini) has no
@@ -80,18 +82,27 @@ def sweep_point(record: RunRecord) -> tuple[str, object] | None:
     return None
 
 
+def command_line_overrides(record: RunRecord) -> dict[str, object]:
+    """The config keys a record's command set with ``--set`` or ``--epochs``, sorted by key."""
+    overrides = record.data.get("overrides")
+    return dict(sorted(overrides.items())) if isinstance(overrides, dict) else {}
+
+
 def without_sweeps(records: Sequence[RunRecord]) -> list[RunRecord]:
     """The records not written by ``mmbench sweep``: the ones main leaderboards show."""
     return [r for r in records if sweep_point(r) is None]
 
 
 def row_label(record: RunRecord) -> str:
-    """Model name, then ``[variant]`` and ``[param=value]`` when set, then ``(tuned)`` if tuned."""
+    """Model name, then ``[variant]``, ``[param=value]`` of a sweep and ``[key=value, ...]`` of the
+    command line's overrides when set, then ``(tuned)`` if tuned."""
     label = record.model
     if (name := variant(record)) is not None:
         label += f" [{name}]"
     if (point := sweep_point(record)) is not None:
         label += f" [{point[0]}={point[1]}]"
+    if overrides := command_line_overrides(record):
+        label += " [" + ", ".join(f"{key}={value}" for key, value in overrides.items()) + "]"
     return f"{label} (tuned)" if record.data.get("tuned") else label
 
 
