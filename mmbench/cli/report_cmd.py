@@ -8,12 +8,14 @@ missing, for the p-values or curves they would feed.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from mmbench.atomic import write_text_atomic
 from mmbench.cli.common import add_results_argument
 from mmbench.errors import ConfigError
 from mmbench.records import load_records
 from mmbench.report.leaderboard import render, variant, without_sweeps
+from mmbench.report.readme_blocks import fill_blocks
 from mmbench.report.reproduction import render_reproduction
 
 COMMAND = "mmbench report"
@@ -31,6 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--include-sweeps", action="store_true", help="also list `mmbench sweep` runs in the leaderboards"
     )
     parser.add_argument("--no-plots", action="store_true", help="write the tables only")
+    parser.add_argument(
+        "--readme", type=Path,
+        help="file whose `<!-- mmbench-report: ... -->` blocks are regenerated too (default: "
+        "./README.md when it exists)",
+    )
     add_results_argument(parser)
     parser.set_defaults(handler=handle)
 
@@ -40,6 +47,8 @@ def handle(args: argparse.Namespace) -> int:
     if not records:
         raise ConfigError(f"no completed runs under {args.results / 'runs'}; nothing to report")
     main = records if args.include_sweeps else without_sweeps(records)
+    readme = _readme(args.readme)
+    filled_readme = None if readme is None else fill_blocks(readme.read_text(encoding="utf-8"), main, str(readme))
     written = []
     reproduction = args.results / "reproduction.md"
     # published numbers are for full models: ablation variants and sweep points have none
@@ -56,6 +65,9 @@ def handle(args: argparse.Namespace) -> int:
         )
         write_text_atomic(path, header + body + "\n")
         written.append(path)
+    if readme is not None and filled_readme != readme.read_text(encoding="utf-8"):
+        write_text_atomic(readme, filled_readme)
+        written.append(readme)
     if not args.no_plots:
         from mmbench.report.report_plots import write_report_plots, write_tuning_plots
 
@@ -64,3 +76,14 @@ def handle(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+def _readme(path: Path | None) -> Path | None:
+    """The file whose report blocks to refresh: ``--readme``, which must exist, else ./README.md
+    when there is one."""
+    if path is None:
+        default = Path("README.md")
+        return default if default.is_file() else None
+    if not path.is_file():
+        raise ConfigError(f"--readme {path}: no such file; give an existing file or leave --readme out")
+    return path
