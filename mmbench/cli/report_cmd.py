@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-plots", action="store_true", help="write the tables only")
     parser.add_argument(
-        "--readme", type=Path,
+        "--readme", type=Path, metavar="FILE",
         help="file whose `<!-- mmbench-report: ... -->` blocks are regenerated too (default: "
         "./README.md when it exists)",
     )
