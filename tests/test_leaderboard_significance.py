@@ -13,7 +13,7 @@ from scipy import stats
 
 from fake_runs import write_run
 from mmbench.records import load_records
-from mmbench.report.leaderboard import build_tables, render, row_label, without_sweeps
+from mmbench.report.leaderboard import build_tables, render, row_label, summarise, without_sweeps
 
 N_USERS = 40
 
@@ -156,3 +156,19 @@ def test_leaderboard_command_tests_filters_and_fails_cleanly(two_models: dict, r
     assert empty.stderr.strip().count("\n") == 0 and "no completed runs under" in empty.stderr
     bad = run_main("leaderboard", "--results", str(root), "--metrics", "recal@20")
     assert bad.returncode == 2 and "unknown metric" in bad.stderr
+
+
+def test_a_repeated_measurement_counts_once_and_the_latest_is_kept(tmp_path: Path) -> None:
+    old, new, other = np.array([0.0, 1.0]), np.array([1.0, 1.0]), np.array([0.0, 0.0])
+    same = {"config_digest": "abc", "dataset_checksum": "d"}
+    records = [
+        write_run(tmp_path, "mmssl", 1, {"recall@20": old}, finished="2026-01-01T00:00:00Z", **same),
+        write_run(tmp_path, "mmssl", 1, {"recall@20": new}, variant="full", finished="2026-01-02T00:00:00Z", **same),
+        write_run(tmp_path, "mmssl", 2, {"recall@20": other}, finished="2026-01-01T00:00:00Z", **same),
+        write_run(tmp_path, "mmssl", 1, {"recall@20": other}, config_digest="xyz", dataset_checksum="d"),
+    ]
+    (row,) = summarise(records[:3], ["recall@20"])
+    assert row.runs == 2 and row.seeds == (1, 2)
+    assert row.means["recall@20"] == pytest.approx(0.5)  # the later seed-1 run (1.0) and seed 2 (0.0)
+    (changed,) = summarise([records[0], records[3]], ["recall@20"])
+    assert changed.runs == 2 and changed.seeds == (1, 1)  # another config digest: another measurement

@@ -114,13 +114,33 @@ def group_records(records: Sequence[RunRecord]) -> dict[tuple[str, str], list[Ru
     return dict(sorted(groups.items()))
 
 
+def distinct_runs(records: Sequence[RunRecord]) -> list[RunRecord]:
+    """``records`` with repeats of one measurement dropped: of the runs that share a label, a seed,
+    a config digest and a dataset checksum (``mmbench ablate``'s ``full`` variant repeats a plain
+    ``mmbench run``, for example), the one that finished last is kept. Records without a config
+    digest are all kept."""
+    latest: dict[tuple, RunRecord] = {}
+    kept: list[RunRecord] = []
+    for record in records:
+        digest = record.data.get("config_digest")
+        if digest is None:
+            kept.append(record)
+            continue
+        key = (row_label(record), record.data.get("seed"), digest, record.data.get("dataset_checksum"))
+        previous = latest.get(key)
+        if previous is None or str(record.data.get("finished", "")) >= str(previous.data.get("finished", "")):
+            latest[key] = record
+    return kept + list(latest.values())
+
+
 def summarise(records: Sequence[RunRecord], metrics: Sequence[str]) -> list[Row]:
-    """Mean and sample std (0 for a single run) of each metric per configuration label.
+    """Mean and sample std (0 for a single run) of each metric per configuration label, over
+    :func:`distinct_runs`.
 
     Rows are sorted best first by the first metric (rows without it last).
     """
     by_label: dict[str, list[RunRecord]] = {}
-    for record in records:
+    for record in distinct_runs(records):
         by_label.setdefault(row_label(record), []).append(record)
     rows = []
     for label, group in sorted(by_label.items()):
