@@ -68,8 +68,8 @@ def one_epoch(args: argparse.Namespace) -> None:
             elapsed = time.perf_counter() - started
             report(f"  batch {index}/{n_batches} (epoch at this rate {elapsed / index * n_batches:.0f} s)", elapsed)
     seconds = time.perf_counter() - started
-    report(f"one epoch: {len(sampler)} batches of {config.batch_size}", seconds)
-    print(f"mean training loss {loss / len(sampler):.4f}; peak RSS {peak_rss_gib():.2f} GiB")
+    report(f"one epoch: {n_batches} batches of {config.batch_size}", seconds)
+    print(f"mean training loss {loss / n_batches:.4f}; peak RSS {peak_rss_gib():.2f} GiB")
     settings = dataclasses.asdict(config)
     print("config: " + ", ".join(f"{key}={settings[key]}" for key in sorted(settings)))
 

@@ -48,7 +48,8 @@ def handle(args: argparse.Namespace) -> int:
         raise ConfigError(f"no completed runs under {args.results / 'runs'}; nothing to report")
     main = records if args.include_sweeps else without_sweeps(records)
     readme = _readme(args.readme)
-    filled_readme = None if readme is None else fill_blocks(readme.read_text(encoding="utf-8"), main, str(readme))
+    readme_text = None if readme is None else readme.read_text(encoding="utf-8")
+    filled_readme = None if readme_text is None else fill_blocks(readme_text, main, str(readme))
     written = []
     reproduction = args.results / "reproduction.md"
     # published numbers are for full models: ablation variants and sweep points have none
@@ -65,7 +66,7 @@ def handle(args: argparse.Namespace) -> int:
         )
         write_text_atomic(path, header + body + "\n")
         written.append(path)
-    if readme is not None and filled_readme != readme.read_text(encoding="utf-8"):
+    if readme is not None and filled_readme != readme_text:
         write_text_atomic(readme, filled_readme)
         written.append(readme)
     if not args.no_plots:

@@ -88,7 +88,7 @@ def handle(args: argparse.Namespace) -> int:
 
 def _tuned_settings(
     args: argparse.Namespace, model: str, dataset: str, overrides: dict[str, str]
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Config overrides and record extras of one model: its tuned parameters under ``--params`` or
     ``--tuned`` (``--set`` and ``--epochs`` still win), marked in the record as ``"tuned"``; the
     command line's own overrides are marked as ``"overrides"``."""
@@ -96,7 +96,7 @@ def _tuned_settings(
     from mmbench.tuning.storage import default_study_name
 
     if args.params is None and not args.tuned:
-        return overrides, overrides_extra(overrides) or None
+        return overrides, overrides_extra(overrides)
     path = args.params or tuned_params_path(args.results, default_study_name(model, dataset))
     tuned = read_params(path)
     if tuned.model != model:

@@ -38,10 +38,11 @@ CatalogueFn = Callable[[np.ndarray], float]
 
 @dataclass(frozen=True)
 class PerUserMetric:
-    """A metric with one value per user, computed from that user's hit list."""
+    """A metric with one value per user, computed from that user's hit list (higher is better)."""
 
     name: str
     fn: PerUserFn
+    higher_is_better: bool = True
 
     def __call__(
         self, hits: np.ndarray, n_relevant: np.ndarray, k: int, protocol: Protocol
@@ -219,4 +220,4 @@ def parse_metric_key(key: str) -> tuple[str, int]:
 def higher_is_better(key: str) -> bool:
     """Whether a larger value of the metric ``name@K`` is the better one."""
     name, _ = parse_metric_key(key)
-    return getattr(METRICS[name], "higher_is_better", True)
+    return METRICS[name].higher_is_better

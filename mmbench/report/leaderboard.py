@@ -114,19 +114,19 @@ def group_records(records: Sequence[RunRecord]) -> dict[tuple[str, str], list[Ru
     return dict(sorted(groups.items()))
 
 
-def distinct_runs(records: Sequence[RunRecord]) -> list[RunRecord]:
-    """``records`` with repeats of one measurement dropped: of the runs that share a label, a seed,
-    a config digest and a dataset checksum (``mmbench ablate``'s ``full`` variant repeats a plain
+def _distinct_runs(group: Sequence[RunRecord]) -> list[RunRecord]:
+    """One row's records with repeats of one measurement dropped: of the runs that share a seed, a
+    config digest and a dataset checksum (``mmbench ablate``'s ``full`` variant repeats a plain
     ``mmbench run``, for example), the one that finished last is kept. Records without a config
     digest are all kept."""
     latest: dict[tuple, RunRecord] = {}
     kept: list[RunRecord] = []
-    for record in records:
+    for record in group:
         digest = record.data.get("config_digest")
         if digest is None:
             kept.append(record)
             continue
-        key = (row_label(record), record.data.get("seed"), digest, record.data.get("dataset_checksum"))
+        key = (record.data.get("seed"), digest, record.data.get("dataset_checksum"))
         previous = latest.get(key)
         if previous is None or str(record.data.get("finished", "")) >= str(previous.data.get("finished", "")):
             latest[key] = record
@@ -134,16 +134,17 @@ def distinct_runs(records: Sequence[RunRecord]) -> list[RunRecord]:
 
 
 def summarise(records: Sequence[RunRecord], metrics: Sequence[str]) -> list[Row]:
-    """Mean and sample std (0 for a single run) of each metric per configuration label, over
-    :func:`distinct_runs`.
+    """Mean and sample std (0 for a single run) of each metric per configuration label, each
+    measurement counted once (:func:`_distinct_runs`).
 
     Rows are sorted best first by the first metric (rows without it last).
     """
     by_label: dict[str, list[RunRecord]] = {}
-    for record in distinct_runs(records):
+    for record in records:
         by_label.setdefault(row_label(record), []).append(record)
     rows = []
-    for label, group in sorted(by_label.items()):
+    for label, all_runs in sorted(by_label.items()):
+        group = _distinct_runs(all_runs)
         means, stds = {}, {}
         for metric in metrics:
             values = [v for r in group if (v := r.test_metric(metric)) is not None]
