@@ -126,7 +126,7 @@ def test_two_sqlite_workers_finish_the_study_when_one_is_killed_mid_trial(folder
 def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(folder, tmp_path):
     storage = default_storage_url(tmp_path)
     tune = subprocess.Popen(
-        tune_command(folder, tmp_path, "--trials", "50", "--pruner", "none", "--set", "epochs=30"),
+        tune_command(folder, tmp_path, "--trials", "50", "--pruner", "none", "--set", "epochs=150", "--set", "patience=150"),
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

@@ -7,12 +7,19 @@ whose worker died turns failed and is queued again, and a waiting worker picks i
 that start the last trial at the same instant are resolved by trial number: the later one is
 marked failed, with user attribute ``surplus``, before it trains, so the study never holds more
 than ``n_trials`` finished trials.
+
+Ctrl-C (SIGINT) interrupts a trial only while it trains: the trial is then marked failed by
+Optuna. A Ctrl-C that lands while Optuna itself is writing to the storage is held until that write
+is done, because Optuna cannot recover from an interrupt there (the trial would stay RUNNING and
+the process would end with an unrelated error).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -62,13 +69,34 @@ class Worker:
     echo: Callable[[str], None] = print
     progress: Progress = field(default_factory=lambda: Progress(enabled=False))
     _ran: list[int] = field(default_factory=list, init=False, repr=False)
+    _training: bool = field(default=False, init=False, repr=False)
+    _interrupted: bool = field(default=False, init=False, repr=False)
 
     def run(self) -> list[int]:
-        """Run trials until the study is done (or the timeout passed); return their numbers."""
+        """Run trials until the study is done (or the timeout passed); return their numbers.
+
+        Raises KeyboardInterrupt on Ctrl-C, after Optuna has recorded the interrupted trial.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return self._run_trials()
+        previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        try:
+            return self._run_trials()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _on_interrupt(self, signum: int, frame: Any) -> None:
+        self._interrupted = True
+        if self._training:
+            raise KeyboardInterrupt
+
+    def _run_trials(self) -> list[int]:
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         self._ran = []
         self.echo(f"{self.label}working on study {self.study.study_name} ({self.n_trials} trials)")
         while deadline is None or time.monotonic() < deadline:
+            if self._interrupted:
+                raise KeyboardInterrupt
             counts = trial_counts(self.study)
             done = sum(counts.get(state, 0) for state in FINISHED)
             if done >= self.n_trials:
@@ -83,6 +111,8 @@ class Worker:
                 self.study.optimize(self._guarded, n_trials=1, callbacks=[self._finished])
             except SurplusTrial:
                 break
+        if self._interrupted:
+            raise KeyboardInterrupt
         self.progress.close()
         return self._ran
 
@@ -105,7 +135,13 @@ class Worker:
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         self._ran.append(trial.number)
         self.echo(f"{self.label}trial {trial.number} started")
-        return self.objective(trial)
+        if self._interrupted:
+            raise KeyboardInterrupt
+        self._training = True
+        try:
+            return self.objective(trial)
+        finally:
+            self._training = False
 
     def show_epoch(self, number: int, epoch: int, best: float) -> None:
         """Progress line while a trial trains (the objective's ``on_epoch`` listener)."""
