@@ -29,6 +29,9 @@ optuna.logging.set_verbosity(optuna.logging.ERROR)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 STARTED = re.compile(r"^\[worker (\d)\] trial (\d+) started$", re.MULTILINE)
+# An epoch of the tiny study takes about 20 ms, and the watcher polls every 0.2 s or slower under load:
+# a trial must run for seconds for the watcher to see it mid-training.
+KILL_EPOCHS = 400
 PG_BINARIES = ("initdb", "pg_ctl", "postgres")
 PG_DIRS = ("/usr/local/bin", "/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
 
@@ -96,13 +99,13 @@ def test_two_sqlite_workers_finish_the_study_when_one_is_killed_mid_trial(folder
     storage = default_storage_url(tmp_path)
     launcher = subprocess.Popen(
         tune_command(folder, tmp_path, "--workers", "2", "--trials", "3", "--pruner", "none",
-                     "--set", "epochs=100", "--set", "patience=0"),
+                     "--set", f"epochs={KILL_EPOCHS}", "--set", "patience=0"),
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         trials = watch(tmp_path)
-        victim = wait_for(  # early in its 100 epochs, so that it is still training when killed
-            lambda: next((t for t in trials() if t.state.name == "RUNNING" and 0 < len(t.intermediate_values) < 10), None),
+        victim = wait_for(  # in its first half, so that it is certainly still training when killed
+            lambda: next((t for t in trials() if t.state.name == "RUNNING" and 0 < len(t.intermediate_values) < KILL_EPOCHS // 2), None),
             60, "a trial in its first epochs",
         )
         os.kill(int(victim.user_attrs["worker"].rsplit(":", 1)[1]), signal.SIGKILL)
