@@ -86,4 +86,14 @@ def test_lower_gini_is_the_best_value_and_sorts_first() -> None:
     runs = [with_gini("concentrated", 1, 0.9), with_gini("even", 1, 0.4)]
     assert [row.label for row in summarise(runs, ["gini@20"])] == ["even", "concentrated"]
     table = render(runs, metrics=["gini@20"], test=None)
-    assert "**0.4000 ± 0.0000**" in table and "**0.9000" not in table
+    assert "**0.4000**" in table and "**0.9000" not in table
+
+
+def test_a_single_run_shows_its_value_without_a_spread() -> None:
+    runs = RECORDS + [record("mmssl", 1, 0.0783, 0.0324)]
+    line = next(l for l in render(runs, ["recall@20"], test=None).splitlines() if l.startswith("| mmssl"))
+    assert "0.0783" in line and "±" not in line
+    csv_line = next(l for l in render(runs, ["recall@20"], "csv").splitlines() if ",mmssl," in l)
+    assert csv_line.split(",")[5:7] == ["0.078300", ""]
+    reproduction = next(l for l in render_reproduction(runs, "mmbench report").splitlines() if l.startswith("| mmssl"))
+    assert "0.0783" in reproduction and "±" not in reproduction and "0.0921" in reproduction

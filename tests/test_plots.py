@@ -177,6 +177,6 @@ def test_report_writes_leaderboards_with_p_values_and_the_ablation_plot(ablation
     assert "Wilcoxon signed-rank test" in board
     assert_written(ablation_results / "plots" / "ablation_mmssl_tiktok_lattice")
     assert_written(ablation_results / "plots" / "sensitivity_lightgcn_n_layers_tiktok_lattice")
-    assert_written(ablation_results / "plots" / "curves_tiktok_mmssl")
+    assert_written(ablation_results / "plots" / "curves_tiktok_overview")
     reproduction = (ablation_results / "reproduction.md").read_text()
     assert "w/o-CL" not in reproduction and "n_layers" not in reproduction

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import html as html_lib
 import io
-import math
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from tabulate import tabulate
@@ -29,7 +28,7 @@ _LATEX_SPECIALS = {
 
 def heading(table: Table) -> str:
     """What a table shows, in words."""
-    return f"{table.dataset} — protocol `{table.protocol}` — test split, mean ± std over seeds"
+    return f"{table.dataset} — protocol `{table.protocol}` — test split, mean ± std over seeds (a single run: its value)"
 
 
 def note(table: Table) -> str | None:
@@ -60,8 +59,7 @@ def _grid(
     for row in table.rows:
         cells = [escape(row.label), str(row.runs)]
         for metric in table.metrics:
-            mean, std = row.means[metric], row.stds[metric]
-            text = "n/a" if math.isnan(mean) else f"{mean:.4f} {pm} {std:.4f}"
+            text = row.value_text(metric, pm)
             cells.append(bold(text) if table.is_best(row, metric) else text)
         if table.p_values:
             result = table.p_values.get(row.label)
@@ -139,7 +137,7 @@ def csv_text(tables: Sequence[Table]) -> str:
         for row in table.rows:
             line = [table.dataset, table.protocol, row.label, row.runs, " ".join(map(str, row.seeds))]
             for metric in metrics:
-                line += [f"{row.means[metric]:.6f}", f"{row.stds[metric]:.6f}"]
+                line += [f"{row.means[metric]:.6f}", f"{row.stds[metric]:.6f}" if row.runs > 1 else ""]
             if with_tests:
                 result = table.p_values.get(row.label)
                 p_value = "" if result is None else repr(result.p_value)

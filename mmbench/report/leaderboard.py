@@ -43,6 +43,13 @@ class Row:
     def runs(self) -> int:
         return len(self.records)
 
+    def value_text(self, metric: str, pm: str = "±") -> str:
+        """The mean with its std over seeds; a single run has no spread to show, so only its value."""
+        mean = self.means[metric]
+        if math.isnan(mean):
+            return "n/a"
+        return f"{mean:.4f} {pm} {self.stds[metric]:.4f}" if self.runs > 1 else f"{mean:.4f}"
+
 
 @dataclass(frozen=True)
 class Table:

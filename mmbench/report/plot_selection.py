@@ -36,6 +36,11 @@ def curves_stem(results_root: Path, dataset: str, models: Sequence[str]) -> Path
     return plots_dir(results_root) / _slug("curves", dataset, "+".join(sorted(set(models))))
 
 
+def overview_curves_stem(results_root: Path, dataset: str) -> Path:
+    """The report's curves of every plain model on ``dataset``: one name that survives new models."""
+    return plots_dir(results_root) / _slug("curves", dataset, "overview")
+
+
 def tuning_stem(results_root: Path, study: str) -> Path:
     return plots_dir(results_root) / _slug("tuning", study)
 

@@ -3,7 +3,9 @@
 One ablation chart per (model, dataset, protocol) that has ablation variants, one sensitivity plot
 per swept (model, param, dataset, protocol), one overview of training curves per dataset (the
 lowest-seed run of each plain model), and one tuning plot per study with a complete trial in the
-default Optuna storage (``RESULTS/tuning.db``). Files go where ``mmbench plot`` would write them.
+default Optuna storage (``RESULTS/tuning.db``). Files go where ``mmbench plot`` would write them,
+except the overview, whose name (``curves_<dataset>_overview``) stays put as models are added, so
+that links to it keep working.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def write_report_plots(records: Sequence[RunRecord], results_root: Path) -> list
         except ValueError as error:
             logger.warning("no training-curve plot for %s: %s", dataset, error)
             continue
-        written += save_figure(figure, select.curves_stem(results_root, dataset, [r.model for r in runs]))
+        written += save_figure(figure, select.overview_curves_stem(results_root, dataset))
     return written
 
 

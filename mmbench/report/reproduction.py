@@ -15,7 +15,7 @@ from mmbench.report.leaderboard import group_records, summarise
 from mmbench.report.published import MMSSL_TABLE, lookup
 
 TARGET_RATIO = 0.9
-NOTES = "docs/reproduction-notes-baselines.md"
+NOTES = {"the baselines": "docs/reproduction-notes-baselines.md", "MMSSL": "docs/mmssl.md"}
 COMPARED = ("recall@20", "ndcg@20", "precision@20")
 TARGET_METRICS = ("recall@20", "ndcg@20")
 
@@ -61,8 +61,8 @@ def render_reproduction(records: Sequence[RunRecord], command: str) -> str:
             published = lookup(runs[0].model, dataset) if protocol == "lattice" else None
             row = [label, summary.runs]
             for metric in COMPARED:
-                mean, std = summary.means[metric], summary.stds[metric]
-                row.append(f"{mean:.4f} ± {std:.4f}")
+                mean = summary.means[metric]
+                row.append(summary.value_text(metric))
                 if protocol == "lattice":
                     ref = published.metrics.get(metric) if published else None
                     row.append(f"{ref:.4f}" if ref else "—")
@@ -85,8 +85,8 @@ def render_reproduction(records: Sequence[RunRecord], command: str) -> str:
         ", ".join(below) if below else f"None: every published Recall@20 and NDCG@20 cell with runs "
         f"of ours is reached at {TARGET_RATIO:.0%} or more.",
         "",
-        f"Every cell more than 10% away from its published number, above or below, is explained with "
-        f"evidence runs in [{NOTES}](../{NOTES}).",
+        "Every cell more than 10% away from its published number, above or below, is explained with "
+        "evidence runs in " + " and ".join(f"[{path}](../{path}) ({what})" for what, path in NOTES.items()) + ".",
         "",
     ]
     return "\n".join(lines)
