@@ -97,3 +97,25 @@ def test_a_single_run_shows_its_value_without_a_spread() -> None:
     assert csv_line.split(",")[5:7] == ["0.078300", ""]
     reproduction = next(l for l in render_reproduction(runs, "mmbench report").splitlines() if l.startswith("| mmssl"))
     assert "0.0783" in reproduction and "±" not in reproduction and "0.0921" in reproduction
+
+
+def test_reproduction_report_sets_mmssl_ablations_next_to_the_published_rows() -> None:
+    runs = [
+        record("mmssl", 1, 0.08, 0.032), record("mmssl", 2, 0.09, 0.036),
+        record("mmssl", 1, 0.07, 0.030, variant="w/o-ASL"),
+        record("mmssl", 1, 0.05, 0.020, overrides={"epochs": 1}),
+    ]
+    text = render_reproduction(runs, "mmbench report")
+    section = text.split("## Ablations: mmssl on tiktok, protocol `lattice`")[1].split("## Cells below target")[0]
+    rows = {line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:-1]]
+            for line in section.splitlines() if line.startswith("| ") and "variant" not in line}
+    # ours: full 0.085 (0.08, 0.09); w/o-ASL 0.07 -> -17.6%. Published TikTok: 0.0921 and 0.0801 -> -13.0%
+    assert rows["full"][:5] == ["2", "0.0850 ± 0.0071", "+0.0%", "0.0921", "+0.0%"]
+    assert rows["w/o-ASL"][:5] == ["1", "0.0700", "-17.6%", "0.0801", "-13.0%"]
+    # ndcg: ours 0.030 vs 0.034 -> -11.8%; published 0.0358 vs 0.0392 -> -8.7%
+    assert rows["w/o-ASL"][5:] == ["0.0300", "-11.8%", "0.0358", "-8.7%"]
+    assert rows["full [epochs=1]"][3] == "—"
+    main_table = text.split("## Ablations")[0]
+    assert "w/o-ASL" not in main_table
+    short = next(line for line in main_table.splitlines() if line.startswith("| mmssl [epochs=1]"))
+    assert "0.0921" not in short and "[epochs=1]" not in text.split("## Cells below target")[1]

@@ -14,7 +14,7 @@ from mmbench.cli.common import add_protocol_argument, add_results_argument, pars
 from mmbench.errors import ConfigError
 from mmbench.records import RUN_FILE, RunRecord, load_records
 from mmbench.report import plot_selection as select
-from mmbench.report.leaderboard import sweep_point, validate_metrics
+from mmbench.report.leaderboard import has_variants, sweep_point, validate_metrics
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -79,7 +79,7 @@ def _save(figure: object, stem: Path) -> int:
 
 
 def _ablation(args: argparse.Namespace) -> int:
-    from mmbench.report.ablation_plot import ablation_figure, has_variants
+    from mmbench.report.ablation_plot import ablation_figure
 
     metrics = _metrics(args.metrics)
     what = f"{args.model} on {args.dataset}"

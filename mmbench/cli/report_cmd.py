@@ -14,7 +14,7 @@ from mmbench.atomic import write_text_atomic
 from mmbench.cli.common import add_results_argument
 from mmbench.errors import ConfigError
 from mmbench.records import load_records
-from mmbench.report.leaderboard import render, variant, without_sweeps
+from mmbench.report.leaderboard import render, without_sweeps
 from mmbench.report.readme_blocks import fill_blocks
 from mmbench.report.reproduction import render_reproduction
 
@@ -52,9 +52,7 @@ def handle(args: argparse.Namespace) -> int:
     filled_readme = None if readme_text is None else fill_blocks(readme_text, main, str(readme))
     written = []
     reproduction = args.results / "reproduction.md"
-    # published numbers are for full models: ablation variants and sweep points have none
-    full_models = [r for r in without_sweeps(records) if variant(r) is None]
-    write_text_atomic(reproduction, render_reproduction(full_models, COMMAND))
+    write_text_atomic(reproduction, render_reproduction(without_sweeps(records), COMMAND))
     written.append(reproduction)
     for dataset in sorted({r.dataset for r in main}):
         path = args.results / f"leaderboard_{dataset}.md"

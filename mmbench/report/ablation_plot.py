@@ -14,29 +14,13 @@ from matplotlib.figure import Figure
 
 from mmbench.records import RunRecord
 from mmbench.report.figures import LABEL_SIZE, TICK_SIZE, TITLE_SIZE, new_figure
-from mmbench.report.leaderboard import Row, summarise, variant, without_sweeps
+from mmbench.report.leaderboard import Row, ablation_name, ablation_rows
 
 ABLATION_METRICS = ("recall@20", "ndcg@20")
 
 
-def has_variants(records: Sequence[RunRecord]) -> bool:
-    """Whether any of ``records`` is an ablation variant."""
-    return any(variant(record) is not None for record in records)
-
-
-def ablation_rows(records: Sequence[RunRecord], metrics: Sequence[str]) -> list[Row]:
-    """One summary row per configuration of ``records`` (one model, dataset and protocol).
-
-    The full model comes first, the variants follow in name order; sweep records are left out.
-    """
-    rows = summarise(without_sweeps(records), metrics)
-    return sorted(rows, key=lambda row: (variant(row.records[0]) is not None, row.label))
-
-
 def _bar_label(row: Row) -> str:
-    name = variant(row.records[0]) or "full"
-    suffix = " (tuned)" if row.records[0].data.get("tuned") else ""
-    return f"{name}{suffix}\n(n={row.runs})"
+    return f"{ablation_name(row.records[0])}\n(n={row.runs})"
 
 
 def ablation_figure(

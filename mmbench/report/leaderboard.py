@@ -81,6 +81,20 @@ def variant(record: RunRecord) -> str | None:
     return None if name in (None, "", FULL_VARIANT) else str(name)
 
 
+def has_variants(records: Sequence[RunRecord]) -> bool:
+    """Whether any of ``records`` is an ablation variant."""
+    return any(variant(record) is not None for record in records)
+
+
+def ablation_rows(records: Sequence[RunRecord], metrics: Sequence[str]) -> list[Row]:
+    """One summary row per configuration of ``records`` (one model, dataset and protocol).
+
+    The full model comes first, the variants follow in name order; sweep records are left out.
+    """
+    rows = summarise(without_sweeps(records), metrics)
+    return sorted(rows, key=lambda row: (variant(row.records[0]) is not None, row.label))
+
+
 def sweep_point(record: RunRecord) -> tuple[str, object] | None:
     """(param, value) of a record written by ``mmbench sweep``, else None."""
     sweep = record.data.get("sweep")
@@ -108,9 +122,19 @@ def row_label(record: RunRecord) -> str:
         label += f" [{name}]"
     if (point := sweep_point(record)) is not None:
         label += f" [{point[0]}={point[1]}]"
-    if overrides := command_line_overrides(record):
-        label += " [" + ", ".join(f"{key}={value}" for key, value in overrides.items()) + "]"
-    return f"{label} (tuned)" if record.data.get("tuned") else label
+    return label + _settings_suffix(record)
+
+
+def ablation_name(record: RunRecord) -> str:
+    """A record's name within its model's ablation: the variant (``full`` for the full model), then
+    the command line's overrides and tuning as in :func:`row_label`."""
+    return (variant(record) or "full") + _settings_suffix(record)
+
+
+def _settings_suffix(record: RunRecord) -> str:
+    overrides = command_line_overrides(record)
+    suffix = " [" + ", ".join(f"{key}={value}" for key, value in overrides.items()) + "]" if overrides else ""
+    return f"{suffix} (tuned)" if record.data.get("tuned") else suffix
 
 
 def group_records(records: Sequence[RunRecord]) -> dict[tuple[str, str], list[RunRecord]]:

@@ -32,6 +32,31 @@ _MMSSL_ROWS = {
 }
 
 
+MMSSL_ABLATION_TABLE = (
+    "MMSSL ablation table (Wei et al., WWW 2023; printed in the official README of 2023-02-17 to "
+    "2023-03-23), Recall@20 and NDCG@20"
+)
+
+_MMSSL_ABLATION_ROWS = {
+    # variant: (TikTok R@20, N@20, Baby R@20, N@20); None is the full model
+    None: (0.0921, 0.0392, 0.0962, 0.0422),
+    "w/o-ASL": (0.0801, 0.0358, 0.0907, 0.0396),
+    "w/o-CL": (0.0821, 0.0351, 0.0924, 0.0408),
+    "w/o-GT": (0.0815, 0.0353, 0.0929, 0.0405),
+    "r/p-GAE": (0.0843, 0.0364, 0.0931, 0.0411),
+}
+
+
+def published_ablation(variant: str | None, dataset: str) -> dict[str, float] | None:
+    """The MMSSL paper's Recall@20 and NDCG@20 of an ablation variant (None: the full model)."""
+    values = _MMSSL_ABLATION_ROWS.get(variant)
+    columns = {"tiktok": values[:2], "baby": values[2:]} if values else {}
+    if dataset not in columns:
+        return None
+    recall, ndcg = columns[dataset]
+    return {"recall@20": recall, "ndcg@20": ndcg}
+
+
 def published_results() -> list[PublishedResult]:
     """Every published cell we compare against, one entry per (model, dataset)."""
     results = []

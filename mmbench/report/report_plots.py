@@ -16,14 +16,14 @@ from typing import Sequence
 
 from mmbench.records import RunRecord
 from mmbench.report import plot_selection as select
-from mmbench.report.leaderboard import sweep_point
+from mmbench.report.leaderboard import has_variants, sweep_point
 
 logger = logging.getLogger("mmbench.report")
 
 
 def write_report_plots(records: Sequence[RunRecord], results_root: Path) -> list[Path]:
     """Draw and save every report plot that ``records`` support; returns the files written."""
-    from mmbench.report.ablation_plot import ablation_figure, has_variants
+    from mmbench.report.ablation_plot import ablation_figure
     from mmbench.report.curves_plot import curves_figure
     from mmbench.report.figures import save_figure
     from mmbench.report.sensitivity_plot import sensitivity_figure

@@ -11,8 +11,16 @@ from typing import Sequence
 from tabulate import tabulate
 
 from mmbench.records import RunRecord
-from mmbench.report.leaderboard import group_records, summarise
-from mmbench.report.published import MMSSL_TABLE, lookup
+from mmbench.report.leaderboard import (
+    ablation_name,
+    ablation_rows,
+    command_line_overrides,
+    group_records,
+    has_variants,
+    summarise,
+    variant,
+)
+from mmbench.report.published import MMSSL_ABLATION_TABLE, MMSSL_TABLE, lookup, published_ablation
 
 TARGET_RATIO = 0.9
 NOTES = {"the baselines": "docs/reproduction-notes-baselines.md", "MMSSL": "docs/mmssl.md"}
@@ -37,7 +45,12 @@ def _config_text(records: Sequence[RunRecord]) -> str:
 
 
 def render_reproduction(records: Sequence[RunRecord], command: str) -> str:
-    """The whole ``reproduction.md`` text."""
+    """The whole ``reproduction.md`` text: full models against the main table, then ablations.
+
+    ``records`` are non-sweep runs; ablation variants appear only in the ablation sections.
+    """
+    ablation_lines = _ablation_sections(records)
+    records = [r for r in records if variant(r) is None]
     below: list[str] = []
     lines = [
         "# Reproduction report",
@@ -51,14 +64,18 @@ def render_reproduction(records: Sequence[RunRecord], command: str) -> str:
         f"Target: at least {TARGET_RATIO:.0%} of the published Recall@20 and NDCG@20 (ratio column). "
         "A ratio above 1 means our run beats the published row: the MMSSL table's baseline rows "
         "were run by its authors with settings they did not publish, and are often under-tuned. "
-        "Ours are reported as they are, with the hyperparameters listed under each table.",
+        "Ours are reported as they are, with the hyperparameters listed under each table. Rows "
+        "with command-line overrides (such as `[epochs=1]`) are not compared: they are not the "
+        "published configuration.",
         "",
     ]
     for (dataset, protocol), group in group_records(records).items():
         rows, configs = [], []
         for summary in sorted(summarise(group, COMPARED), key=lambda summary: summary.label):
             label, runs = summary.label, summary.records
-            published = lookup(runs[0].model, dataset) if protocol == "lattice" else None
+            # a short budget or other command-line override is not the configuration published
+            comparable = protocol == "lattice" and not command_line_overrides(runs[0])
+            published = lookup(runs[0].model, dataset) if comparable else None
             row = [label, summary.runs]
             for metric in COMPARED:
                 mean = summary.means[metric]
@@ -79,6 +96,7 @@ def render_reproduction(records: Sequence[RunRecord], command: str) -> str:
             lines += [DATA_NOTES[dataset], ""]
         lines += [tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), ""]
         lines += ["Hyperparameters of these runs:", "", *configs, ""]
+    lines += ablation_lines
     lines += [
         "## Cells below target",
         "",
@@ -90,3 +108,64 @@ def render_reproduction(records: Sequence[RunRecord], command: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _ablation_sections(records: Sequence[RunRecord]) -> list[str]:
+    """One table per (model, dataset, protocol) that has ablation variants, next to the paper's rows.
+
+    The change against the full model is shown for ours and for the published rows, since the
+    ablation is about that change; published cells exist for MMSSL's variants under ``lattice``.
+    """
+    groups: dict[tuple[str, str, str], list[RunRecord]] = {}
+    for record in records:
+        groups.setdefault((record.model, record.dataset, record.protocol), []).append(record)
+    lines: list[str] = []
+    for (model, dataset, protocol), group in sorted(groups.items()):
+        if not has_variants(group):
+            continue
+        rows = ablation_rows(group, TARGET_METRICS)
+        full = next((row for row in rows if _published_key(row.records[0]) == (None,)), None)
+        published_full = _published(model, dataset, protocol, None)
+        table = []
+        for row in rows:
+            key = _published_key(row.records[0])
+            published = _published(model, dataset, protocol, key[0]) if key is not None else None
+            cells = [ablation_name(row.records[0]), str(row.runs)]
+            for metric in TARGET_METRICS:
+                ours = row.means[metric]
+                cells.append(row.value_text(metric))
+                cells.append(_change(ours, full.means[metric]) if full else "—")
+                cells.append(f"{published[metric]:.4f}" if published else "—")
+                cells.append(_change(published[metric], published_full[metric]) if published and published_full else "—")
+            table.append(cells)
+        headers = ["variant", "runs"]
+        for metric in TARGET_METRICS:
+            headers += [f"ours {metric}", "vs full", "published", "vs full"]
+        source = f" Published: {MMSSL_ABLATION_TABLE}." if published_full else ""
+        lines += [
+            f"## Ablations: {model} on {dataset}, protocol `{protocol}`",
+            "",
+            f"Made by `mmbench ablate --model {model} --dataset {dataset}`; `full` is the model as "
+            f"configured, `vs full` the relative change of the mean against it.{source}",
+            "",
+            tabulate(table, headers=headers, tablefmt="github", disable_numparse=True),
+            "",
+        ]
+    return lines
+
+
+def _published_key(record: RunRecord) -> tuple[str | None] | None:
+    """(variant,) for a run that the paper's ablation rows describe; None for runs with overrides."""
+    if command_line_overrides(record) or record.data.get("tuned"):
+        return None
+    return (variant(record),)
+
+
+def _published(model: str, dataset: str, protocol: str, name: str | None) -> dict[str, float] | None:
+    if model != "mmssl" or protocol != "lattice":
+        return None
+    return published_ablation(name, dataset)
+
+
+def _change(value: float, reference: float) -> str:
+    return f"{(value - reference) / reference:+.1%}"
