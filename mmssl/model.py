@@ -321,9 +321,9 @@ class MMSSL(PropagatedEmbeddingModel):
     @torch.no_grad()
     def _update_graphs(self, result: Forward, users: torch.Tensor, entries: R.TrainEntries) -> None:
         """Feed each batch user's top-k generated items to the modality graphs."""
-        mask = 1.0 - R.dense_train_rows(entries, self.n_items, result.users.dtype)
         for modality in self.modalities:
-            scores = (result.feature_users[modality][users] @ result.feature_items[modality].T) * mask
+            scores = result.feature_users[modality][users] @ result.feature_items[modality].T
+            scores[entries.rows, entries.cols] = 0.0  # training items are no generated edges
             topk = torch.topk(scores, self.topk, dim=1).indices
             self.graphs[modality].update(self.batch_index, users, topk)
 
