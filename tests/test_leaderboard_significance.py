@@ -172,3 +172,24 @@ def test_a_repeated_measurement_counts_once_and_the_latest_is_kept(tmp_path: Pat
     assert row.means["recall@20"] == pytest.approx(0.5)  # the later seed-1 run (1.0) and seed 2 (0.0)
     (changed,) = summarise([records[0], records[3]], ["recall@20"])
     assert changed.runs == 2 and changed.seeds == (1, 1)  # another config digest: another measurement
+
+
+def test_a_chosen_reference_row_is_tested_against_the_others(two_models: dict, run_main) -> None:
+    records = load_records(two_models["root"])
+    recall = two_models["recall"]
+    good_users = np.mean([a.astype(np.float32).astype(np.float64)[1:] for a in recall["good"]], axis=0)
+    weak_users = np.mean([a.astype(np.float32).astype(np.float64)[1:] for a in recall["weak"]], axis=0)
+    expected = stats.wilcoxon(weak_users, good_users).pvalue
+    (table,) = build_tables(records, ["recall@20"], reference="weak")
+    assert table.reference.label == "weak" and [row.label for row in table.rows] == ["good", "weak"]
+    assert set(table.p_values) == {"good"}
+    assert table.p_values["good"].p_value == pytest.approx(expected, rel=1e-9)
+
+    chosen = run_main("leaderboard", "--results", str(two_models["root"]), "--metrics", "recall@20", "--reference", "weak")
+    assert chosen.returncode == 0, chosen.stderr
+    lines = {line.split("|")[1].strip(): line.split("|") for line in chosen.stdout.splitlines() if line.startswith("| ")}
+    assert lines["weak"][4].strip() == "reference" and lines["good"][4].strip() != "best"
+    assert "of the chosen reference row (weak)" in chosen.stdout
+    missing = run_main("leaderboard", "--results", str(two_models["root"]), "--reference", "strong")
+    assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0
+    assert "no row 'strong'" in missing.stderr and "good, weak" in missing.stderr

@@ -33,6 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="paired test over users, best row vs each other row (default: wilcoxon)",
     )
     parser.add_argument(
+        "--reference", metavar="LABEL",
+        help="test this row (its label as printed, e.g. mmssl) against each other row instead of the best",
+    )
+    parser.add_argument(
         "--include-sweeps", action="store_true",
         help="also show runs of `mmbench sweep`, one row per value (label MODEL [PARAM=VALUE])",
     )
@@ -52,7 +56,8 @@ def handle(args: argparse.Namespace) -> int:
         records = without_sweeps(records)
     if not records:
         raise ConfigError(f"no completed runs under {args.results / 'runs'} match these filters")
-    text = render(records, parse_name_list(args.metrics), args.format, None if args.test == "none" else args.test)
+    test = None if args.test == "none" else args.test
+    text = render(records, parse_name_list(args.metrics), args.format, test, args.reference)
     if args.out:
         write_text_atomic(args.out, text + "\n")
         print(f"wrote {args.out}")

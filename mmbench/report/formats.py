@@ -38,8 +38,9 @@ def note(table: Table) -> str | None:
     metric = table.metrics[0]
     counts = sorted({r.n_users for r in table.p_values.values() if r is not None})
     users = "" if not counts else f" ({counts[0]}" + (f"–{counts[-1]}" if len(counts) > 1 else "") + " users)"
+    which = f"the best row by {metric}" if table.reference_is_best else "the chosen reference row"
     text = (
-        f"p: two-sided {TEST_NAMES[table.test]} of the best row by {metric} ({table.reference.label}) "
+        f"p: two-sided {TEST_NAMES[table.test]} of {which} ({table.reference.label}) "
         f"against each other row, over the test users both share{users}, paired by user id; each "
         f"user's {metric} is averaged over a row's seeds first. Not adjusted for multiple comparisons."
     )
@@ -63,7 +64,10 @@ def _grid(
             cells.append(bold(text) if table.is_best(row, metric) else text)
         if table.p_values:
             result = table.p_values.get(row.label)
-            cells.append("best" if row is table.reference else format_p(result.p_value) if result else "n/a")
+            if row is table.reference:
+                cells.append("best" if table.reference_is_best else "reference")
+            else:
+                cells.append(format_p(result.p_value) if result else "n/a")
         rows.append(cells)
     return [escape(h) for h in headers], rows
 

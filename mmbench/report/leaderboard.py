@@ -56,7 +56,8 @@ class Table:
     """One (dataset, protocol) leaderboard: its rows, the best mean per metric and the p-values.
 
     ``p_values`` maps a row label to the paired test of the reference row (the best by the first
-    metric) against it; it is empty when no test was asked for or the table has one row.
+    metric, or the row chosen by label) against it; it is empty when no test was asked for or the
+    table has one row.
     """
 
     dataset: str
@@ -66,10 +67,15 @@ class Table:
     best: dict[str, float | None]
     test: str | None
     p_values: dict[str, PairedResult | None]
+    reference_index: int = 0
 
     @property
     def reference(self) -> Row:
-        return self.rows[0]
+        return self.rows[self.reference_index]
+
+    @property
+    def reference_is_best(self) -> bool:
+        return self.reference_index == 0
 
     def is_best(self, row: Row, metric: str) -> bool:
         return len(self.rows) > 1 and row.means[metric] == self.best[metric]
@@ -204,8 +210,17 @@ def validate_metrics(metrics: Sequence[str]) -> None:
         parse_metric_key(metric)
 
 
-def build_tables(records: Sequence[RunRecord], metrics: Sequence[str], test: str | None = "wilcoxon") -> list[Table]:
-    """One :class:`Table` per (dataset, protocol) of ``records``; ``test=None`` skips the p-values."""
+def build_tables(
+    records: Sequence[RunRecord],
+    metrics: Sequence[str],
+    test: str | None = "wilcoxon",
+    reference: str | None = None,
+) -> list[Table]:
+    """One :class:`Table` per (dataset, protocol) of ``records``; ``test=None`` skips the p-values.
+
+    ``reference`` is the label of the row tested against the others (default: the best row); a
+    label missing from a table is an error naming the labels it has.
+    """
     if test is not None and test not in TESTS:
         raise ConfigError(f"unknown significance test {test!r}; valid tests: {', '.join(TESTS)}")
     validate_metrics(metrics)
@@ -213,19 +228,34 @@ def build_tables(records: Sequence[RunRecord], metrics: Sequence[str], test: str
     for (dataset, protocol), group in group_records(records).items():
         rows = summarise(group, metrics)
         best = {m: _best_value([r.means[m] for r in rows], m) for m in metrics}
-        tables.append(
-            Table(dataset, protocol, tuple(metrics), tuple(rows), best, test, _p_values(rows, metrics[0], test))
-        )
+        index = _reference_index(rows, reference, f"{dataset}, protocol {protocol}")
+        p_values = _p_values(rows, index, metrics[0], test)
+        tables.append(Table(dataset, protocol, tuple(metrics), tuple(rows), best, test, p_values, index))
     return tables
 
 
-def _p_values(rows: Sequence[Row], metric: str, test: str | None) -> dict[str, PairedResult | None]:
-    """The reference (first) row tested against each other row on ``metric``, if it is per user."""
-    if test is None or len(rows) < 2 or math.isnan(rows[0].means[metric]) or not is_per_user(metric):
+def _reference_index(rows: Sequence[Row], reference: str | None, where: str) -> int:
+    if reference is None:
+        return 0
+    labels = [row.label for row in rows]
+    if reference not in labels:
+        raise ConfigError(
+            f"no row {reference!r} in the table of {where}; its rows are: {', '.join(labels)} "
+            "(narrow the tables with --dataset/--protocol, or pick one of these labels)"
+        )
+    return labels.index(reference)
+
+
+def _p_values(rows: Sequence[Row], index: int, metric: str, test: str | None) -> dict[str, PairedResult | None]:
+    """The reference row (``rows[index]``) tested against each other row on ``metric``, if per user."""
+    chosen = rows[index]
+    if test is None or len(rows) < 2 or math.isnan(chosen.means[metric]) or not is_per_user(metric):
         return {}
-    reference = user_metric(rows[0].records, metric)
+    reference = user_metric(chosen.records, metric)
     results: dict[str, PairedResult | None] = {}
-    for row in rows[1:]:
+    for row in rows:
+        if row is chosen:
+            continue
         other = user_metric(row.records, metric) if reference is not None else None
         results[row.label] = paired_test(reference, other, test) if other is not None else None
     return results
@@ -236,11 +266,12 @@ def render(
     metrics: Sequence[str] = DEFAULT_METRICS,
     fmt: str = "markdown",
     test: str | None = "wilcoxon",
+    reference: str | None = None,
 ) -> str:
     """All (dataset, protocol) tables of ``records`` as one text in ``fmt``."""
     if fmt not in FORMATS:
         raise ConfigError(f"unknown format {fmt!r}; valid formats: {', '.join(FORMATS)}")
-    tables = build_tables(records, metrics, test)
+    tables = build_tables(records, metrics, test, reference)
     if fmt == "csv":
         return formats.csv_text(tables)
     if not tables:
