@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mmbench.records import RunRecord
+from mmbench.report.leaderboard import command_line_overrides, variant
+
 
 @dataclass(frozen=True)
 class PublishedResult:
@@ -55,6 +58,16 @@ def published_ablation(variant: str | None, dataset: str) -> dict[str, float] | 
         return None
     recall, ndcg = columns[dataset]
     return {"recall@20": recall, "ndcg@20": ndcg}
+
+
+def published_ablation_of(record: RunRecord) -> dict[str, float] | None:
+    """The paper's ablation row that ``record`` reproduces: MMSSL, protocol ``lattice``, its variant
+    run as declared (no command-line overrides, not tuned); None otherwise."""
+    if record.model != "mmssl" or record.protocol != "lattice":
+        return None
+    if command_line_overrides(record) or record.data.get("tuned"):
+        return None
+    return published_ablation(variant(record), record.dataset)
 
 
 def published_results() -> list[PublishedResult]:

@@ -20,7 +20,7 @@ from mmbench.report.leaderboard import (
     summarise,
     variant,
 )
-from mmbench.report.published import MMSSL_ABLATION_TABLE, MMSSL_TABLE, lookup, published_ablation
+from mmbench.report.published import MMSSL_ABLATION_TABLE, MMSSL_TABLE, lookup, published_ablation_of
 
 TARGET_RATIO = 0.9
 NOTES = {"the baselines": "docs/reproduction-notes-baselines.md", "MMSSL": "docs/mmssl.md"}
@@ -124,12 +124,11 @@ def _ablation_sections(records: Sequence[RunRecord]) -> list[str]:
         if not has_variants(group):
             continue
         rows = ablation_rows(group, TARGET_METRICS)
-        full = next((row for row in rows if _published_key(row.records[0]) == (None,)), None)
-        published_full = _published(model, dataset, protocol, None)
+        full = next((row for row in rows if _is_plain_full(row.records[0])), None)
+        published_full = published_ablation_of(full.records[0]) if full else None
         table = []
         for row in rows:
-            key = _published_key(row.records[0])
-            published = _published(model, dataset, protocol, key[0]) if key is not None else None
+            published = published_ablation_of(row.records[0])
             cells = [ablation_name(row.records[0]), str(row.runs)]
             for metric in TARGET_METRICS:
                 ours = row.means[metric]
@@ -154,17 +153,8 @@ def _ablation_sections(records: Sequence[RunRecord]) -> list[str]:
     return lines
 
 
-def _published_key(record: RunRecord) -> tuple[str | None] | None:
-    """(variant,) for a run that the paper's ablation rows describe; None for runs with overrides."""
-    if command_line_overrides(record) or record.data.get("tuned"):
-        return None
-    return (variant(record),)
-
-
-def _published(model: str, dataset: str, protocol: str, name: str | None) -> dict[str, float] | None:
-    if model != "mmssl" or protocol != "lattice":
-        return None
-    return published_ablation(name, dataset)
+def _is_plain_full(record: RunRecord) -> bool:
+    return variant(record) is None and not command_line_overrides(record) and not record.data.get("tuned")
 
 
 def _change(value: float, reference: float) -> str:
