@@ -40,7 +40,7 @@ def ablation_figure(
     published = [published_ablation_of(row.records[0]) or {} for row in rows]
     for index, metric in enumerate(metrics):
         means = np.array([row.means[metric] for row in rows])
-        stds = np.array([row.stds[metric] if row.runs > 1 else np.nan for row in rows])
+        stds = np.array([row.spread(metric) for row in rows])
         offset = (index - (len(metrics) - 1) / 2) * width
         bars = ax.bar(positions + offset, means, width, yerr=stds, capsize=4, label=f"{metric} (ours)")
         ax.bar_label(bars, labels=[f"{m:.3f}" for m in means], label_type="center", color="white",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import html as html_lib
 import io
+import math
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from tabulate import tabulate
@@ -141,7 +142,8 @@ def csv_text(tables: Sequence[Table]) -> str:
         for row in table.rows:
             line = [table.dataset, table.protocol, row.label, row.runs, " ".join(map(str, row.seeds))]
             for metric in metrics:
-                line += [f"{row.means[metric]:.6f}", f"{row.stds[metric]:.6f}" if row.runs > 1 else ""]
+                spread = row.spread(metric)
+                line += [f"{row.means[metric]:.6f}", "" if math.isnan(spread) else f"{spread:.6f}"]
             if with_tests:
                 result = table.p_values.get(row.label)
                 p_value = "" if result is None else repr(result.p_value)

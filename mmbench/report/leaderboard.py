@@ -43,12 +43,16 @@ class Row:
     def runs(self) -> int:
         return len(self.records)
 
+    def spread(self, metric: str) -> float:
+        """The sample std over seeds to show; NaN for a single run, which has no spread."""
+        return self.stds[metric] if self.runs > 1 else math.nan
+
     def value_text(self, metric: str, pm: str = "±") -> str:
-        """The mean with its std over seeds; a single run has no spread to show, so only its value."""
-        mean = self.means[metric]
+        """The mean with its std over seeds; a single run shows only its value."""
+        mean, spread = self.means[metric], self.spread(metric)
         if math.isnan(mean):
             return "n/a"
-        return f"{mean:.4f} {pm} {self.stds[metric]:.4f}" if self.runs > 1 else f"{mean:.4f}"
+        return f"{mean:.4f}" if math.isnan(spread) else f"{mean:.4f} {pm} {spread:.4f}"
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,15 @@ def variant(record: RunRecord) -> str | None:
 def has_variants(records: Sequence[RunRecord]) -> bool:
     """Whether any of ``records`` is an ablation variant."""
     return any(variant(record) is not None for record in records)
+
+
+def ablation_groups(records: Sequence[RunRecord]) -> dict[tuple[str, str, str], list[RunRecord]]:
+    """The non-sweep records of each (model, dataset, protocol) that has ablation variants, sorted
+    by that key: what an ablation table or chart shows."""
+    groups: dict[tuple[str, str, str], list[RunRecord]] = {}
+    for record in without_sweeps(records):
+        groups.setdefault((record.model, record.dataset, record.protocol), []).append(record)
+    return {key: group for key, group in sorted(groups.items()) if has_variants(group)}
 
 
 def ablation_rows(records: Sequence[RunRecord], metrics: Sequence[str]) -> list[Row]:
@@ -135,6 +148,12 @@ def ablation_name(record: RunRecord) -> str:
     """A record's name within its model's ablation: the variant (``full`` for the full model), then
     the command line's overrides and tuning as in :func:`row_label`."""
     return (variant(record) or "full") + _settings_suffix(record)
+
+
+def as_declared(record: RunRecord) -> bool:
+    """Whether a record ran its model's configuration as declared: no command-line overrides, not
+    tuned (what a published number for that model or variant describes)."""
+    return not command_line_overrides(record) and not record.data.get("tuned")
 
 
 def _settings_suffix(record: RunRecord) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mmbench.records import RunRecord
-from mmbench.report.leaderboard import command_line_overrides, variant
+from mmbench.report.leaderboard import as_declared, variant
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,9 @@ _MMSSL_ABLATION_ROWS = {
 }
 
 
-def published_ablation(variant: str | None, dataset: str) -> dict[str, float] | None:
+def published_ablation(name: str | None, dataset: str) -> dict[str, float] | None:
     """The MMSSL paper's Recall@20 and NDCG@20 of an ablation variant (None: the full model)."""
-    values = _MMSSL_ABLATION_ROWS.get(variant)
+    values = _MMSSL_ABLATION_ROWS.get(name)
     columns = {"tiktok": values[:2], "baby": values[2:]} if values else {}
     if dataset not in columns:
         return None
@@ -63,9 +63,7 @@ def published_ablation(variant: str | None, dataset: str) -> dict[str, float] | 
 def published_ablation_of(record: RunRecord) -> dict[str, float] | None:
     """The paper's ablation row that ``record`` reproduces: MMSSL, protocol ``lattice``, its variant
     run as declared (no command-line overrides, not tuned); None otherwise."""
-    if record.model != "mmssl" or record.protocol != "lattice":
-        return None
-    if command_line_overrides(record) or record.data.get("tuned"):
+    if record.model != "mmssl" or record.protocol != "lattice" or not as_declared(record):
         return None
     return published_ablation(variant(record), record.dataset)
 

@@ -16,7 +16,7 @@ from typing import Sequence
 
 from mmbench.records import RunRecord
 from mmbench.report import plot_selection as select
-from mmbench.report.leaderboard import has_variants, sweep_point
+from mmbench.report.leaderboard import ablation_groups, sweep_point
 
 logger = logging.getLogger("mmbench.report")
 
@@ -29,10 +29,9 @@ def write_report_plots(records: Sequence[RunRecord], results_root: Path) -> list
     from mmbench.report.sensitivity_plot import sensitivity_figure
 
     written: list[Path] = []
-    for (model, dataset, protocol), group in _plain_groups(records).items():
-        if has_variants(group):
-            figure = ablation_figure(group)
-            written += save_figure(figure, select.ablation_stem(results_root, model, dataset, protocol))
+    for (model, dataset, protocol), group in ablation_groups(records).items():
+        figure = ablation_figure(group)
+        written += save_figure(figure, select.ablation_stem(results_root, model, dataset, protocol))
     sweeps: dict[tuple[str, str, str, str], list[RunRecord]] = {}
     for record in records:
         if (point := sweep_point(record)) is not None:
@@ -52,15 +51,6 @@ def write_report_plots(records: Sequence[RunRecord], results_root: Path) -> list
             continue
         written += save_figure(figure, select.overview_curves_stem(results_root, dataset))
     return written
-
-
-def _plain_groups(records: Sequence[RunRecord]) -> dict[tuple[str, str, str], list[RunRecord]]:
-    """Non-sweep records by (model, dataset, protocol)."""
-    groups: dict[tuple[str, str, str], list[RunRecord]] = {}
-    for record in records:
-        if sweep_point(record) is None:
-            groups.setdefault((record.model, record.dataset, record.protocol), []).append(record)
-    return dict(sorted(groups.items()))
 
 
 def write_tuning_plots(results_root: Path) -> list[Path]:

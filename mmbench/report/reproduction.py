@@ -12,11 +12,12 @@ from tabulate import tabulate
 
 from mmbench.records import RunRecord
 from mmbench.report.leaderboard import (
+    ablation_groups,
     ablation_name,
     ablation_rows,
+    as_declared,
     command_line_overrides,
     group_records,
-    has_variants,
     summarise,
     variant,
 )
@@ -116,15 +117,10 @@ def _ablation_sections(records: Sequence[RunRecord]) -> list[str]:
     The change against the full model is shown for ours and for the published rows, since the
     ablation is about that change; published cells exist for MMSSL's variants under ``lattice``.
     """
-    groups: dict[tuple[str, str, str], list[RunRecord]] = {}
-    for record in records:
-        groups.setdefault((record.model, record.dataset, record.protocol), []).append(record)
     lines: list[str] = []
-    for (model, dataset, protocol), group in sorted(groups.items()):
-        if not has_variants(group):
-            continue
+    for (model, dataset, protocol), group in ablation_groups(records).items():
         rows = ablation_rows(group, TARGET_METRICS)
-        full = next((row for row in rows if _is_plain_full(row.records[0])), None)
+        full = next((row for row in rows if variant(row.records[0]) is None and as_declared(row.records[0])), None)
         published_full = published_ablation_of(full.records[0]) if full else None
         table = []
         for row in rows:
@@ -151,10 +147,6 @@ def _ablation_sections(records: Sequence[RunRecord]) -> list[str]:
             "",
         ]
     return lines
-
-
-def _is_plain_full(record: RunRecord) -> bool:
-    return variant(record) is None and not command_line_overrides(record) and not record.data.get("tuned")
 
 
 def _change(value: float, reference: float) -> str:
