@@ -18,7 +18,7 @@ from mmbench.cli.common import (
     parse_int_list,
     parse_name_list,
     print_run_result,
-    set_threads,
+    run_settings,
     training_overrides,
 )
 from mmbench.cli.datasets_cmd import add_dataset_arguments, dataset_from_args
@@ -64,34 +64,28 @@ def select_variants(declared: dict[str, dict[str, str]], model: str, requested: 
 
 
 def handle(args: argparse.Namespace) -> int:
-    from mmbench.experiment import run_model
     from mmbench.models.registry import default_registry
-    from mmbench.progress import Progress
+    from mmbench.parallel_runs import RunUnit, run_units
     from mmbench.report.leaderboard import render
-    from mmbench.training.reproducibility import resolve_device
 
     model_class = default_registry().get(args.model)
     seeds = parse_int_list(args.seeds, "--seeds")
     protocols = [get_protocol(name).name for name in parse_name_list(args.protocol)]
     overrides = training_overrides(args)
+    shared = run_settings(args, protocols)
     dataset = dataset_from_args(args)
     variants = select_variants(model_class.ablation_variants(dataset.modalities), args.model, args.variants)
     for changes in variants.values():
         model_class.config_for(dataset.name, {**overrides, **changes})
-    device = resolve_device(args.device)
-    set_threads(args.threads)
-    records = []
-    for variant, changes in variants.items():
-        for seed in seeds:
-            progress = Progress()
-            progress.update(f"{args.model} [{variant}] seed {seed}: starting", force=True)
-            runs = run_model(
-                model_class, dataset, seed, protocols, {**overrides, **changes}, device, args.results,
-                resume=args.resume, progress=progress, extra={"variant": variant, **overrides_extra(overrides)},
-            )
-            for record in runs:
-                print_run_result(f"{args.model} [{variant}]", seed, record)
-            records.extend(runs)
+    units = [
+        RunUnit(
+            f"{model_class.name} [{variant}]", model_class.name, seed, {**overrides, **changes},
+            {"variant": variant, **overrides_extra(overrides)},
+        )
+        for variant, changes in variants.items()
+        for seed in seeds
+    ]
+    records = run_units(units, shared, dataset, args.jobs, print_run_result)
     print()
     print(render(records))
     return 0

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mmbench.errors import ConfigError
 from mmbench.evaluation.protocols import PROTOCOLS
+
+if TYPE_CHECKING:
+    from mmbench.parallel_runs import RunSettings
 
 
 def add_results_argument(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +61,11 @@ def add_training_arguments(parser: argparse.ArgumentParser, seeds_default: str, 
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's own choice)")
     parser.add_argument("--resume", action="store_true", help="continue unfinished runs from their checkpoint")
+    parser.add_argument(
+        "--jobs", type=int, default=1,
+        help="runs to train at once, each in its own process (default: 1); without --threads each "
+        "gets an equal share of the CPU cores",
+    )
 
 
 def training_overrides(args: argparse.Namespace) -> dict[str, str]:
@@ -75,15 +84,19 @@ def overrides_extra(overrides: dict[str, str]) -> dict[str, dict[str, str]]:
     return {"overrides": dict(overrides)} if overrides else {}
 
 
-def set_threads(threads: int | None) -> None:
-    """Apply ``--threads`` to torch; fewer than one is a :class:`ConfigError`."""
-    if threads is None:
-        return
-    if threads < 1:
-        raise ConfigError(f"--threads must be at least 1, got {threads}")
-    import torch
+def run_settings(args: argparse.Namespace, protocols: list[str]) -> RunSettings:
+    """What every run of a training command shares, from its flags (checked before any training)."""
+    from mmbench.parallel_runs import RunSettings, check_jobs, threads_per_job
+    from mmbench.training.reproducibility import resolve_device
 
-    torch.set_num_threads(threads)
+    check_jobs(args.jobs)
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
+    return RunSettings(
+        dataset=args.dataset, datasets_root=args.datasets_root, protocols=tuple(protocols),
+        device=str(resolve_device(args.device)), results=args.results, resume=args.resume,
+        threads=threads_per_job(args.threads, args.jobs),
+    )
 
 
 def print_run_result(label: str, seed: int, record) -> None:

@@ -13,7 +13,7 @@ from mmbench.cli.common import (
     parse_int_list,
     parse_name_list,
     print_run_result,
-    set_threads,
+    run_settings,
     training_overrides,
 )
 from mmbench.cli.datasets_cmd import add_dataset_arguments, dataset_from_args
@@ -45,11 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     # torch and the models load here, not at start-up, so that other commands start fast
-    from mmbench.experiment import run_model
     from mmbench.models.registry import default_registry
-    from mmbench.progress import Progress
+    from mmbench.parallel_runs import RunUnit, run_units
     from mmbench.report.leaderboard import render
-    from mmbench.training.reproducibility import resolve_device
     from mmbench.training.trainer import shares_selection
 
     registry = default_registry()
@@ -57,6 +55,7 @@ def handle(args: argparse.Namespace) -> int:
     seeds = parse_int_list(args.seeds, "--seeds")
     protocols = [get_protocol(name).name for name in parse_name_list(args.protocol)]
     overrides = training_overrides(args)
+    shared = run_settings(args, protocols)
     dataset = dataset_from_args(args)
     settings = {cls.name: _tuned_settings(args, cls.name, dataset.name, overrides) for cls in model_classes}
     for cls in model_classes:
@@ -66,21 +65,10 @@ def handle(args: argparse.Namespace) -> int:
                 f"--protocol {args.protocol}: these protocols compute {config.metric} differently "
                 "at validation, so one training cannot serve both; run them separately"
             )
-    device = resolve_device(args.device)
-    set_threads(args.threads)
-    records = []
-    for cls in model_classes:
-        for seed in seeds:
-            progress = Progress()
-            progress.update(f"{cls.name} seed {seed}: starting", force=True)
-            model_overrides, extra = settings[cls.name]
-            runs = run_model(
-                cls, dataset, seed, protocols, model_overrides, device, args.results,
-                resume=args.resume, progress=progress, extra=extra,
-            )
-            for record in runs:
-                print_run_result(cls.name, seed, record)
-            records.extend(runs)
+    units = [
+        RunUnit(cls.name, cls.name, seed, *settings[cls.name]) for cls in model_classes for seed in seeds
+    ]
+    records = run_units(units, shared, dataset, args.jobs, print_run_result)
     print()
     print(render(records))
     return 0

@@ -15,7 +15,7 @@ from mmbench.cli.common import (
     parse_int_list,
     parse_name_list,
     print_run_result,
-    set_threads,
+    run_settings,
     training_overrides,
 )
 from mmbench.cli.datasets_cmd import add_dataset_arguments, dataset_from_args
@@ -42,17 +42,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     # torch and the models load here, not at start-up, so that other commands start fast
-    from mmbench.experiment import run_model
     from mmbench.models.registry import default_registry
-    from mmbench.progress import Progress
+    from mmbench.parallel_runs import RunUnit, run_units
     from mmbench.report.leaderboard import render
-    from mmbench.training.reproducibility import resolve_device
     from mmbench.training.trainer import shares_selection
 
     model_class = default_registry().get(args.model.strip())
     seeds = parse_int_list(args.seeds, "--seeds")
     protocols = [get_protocol(name).name for name in parse_name_list(args.protocol)]
     overrides = training_overrides(args)
+    shared = run_settings(args, protocols)
     dataset = dataset_from_args(args)
     points = sweep_points(model_class.config_for(dataset.name), args.param, parse_name_list(args.values), overrides)
     for raw, config in points:
@@ -61,21 +60,15 @@ def handle(args: argparse.Namespace) -> int:
                 f"--protocol {args.protocol}: these protocols compute {config.metric} differently at "
                 f"validation ({args.param}={raw}), so one training cannot serve both; sweep them separately"
             )
-    device = resolve_device(args.device)
-    set_threads(args.threads)
-    records = []
-    for raw, config in points:
-        value = getattr(config, args.param)
-        for seed in seeds:
-            progress = Progress()
-            progress.update(f"{model_class.name} {args.param}={raw} seed {seed}: starting", force=True)
-            runs = run_model(
-                model_class, dataset, seed, protocols, {**overrides, args.param: raw}, device, args.results,
-                resume=args.resume, progress=progress, extra={"sweep": {"param": args.param, "value": value}},
-            )
-            for record in runs:
-                print_run_result(f"{model_class.name} {args.param}={raw}", seed, record)
-            records.extend(runs)
+    units = [
+        RunUnit(
+            f"{model_class.name} {args.param}={raw}", model_class.name, seed, {**overrides, args.param: raw},
+            {"sweep": {"param": args.param, "value": getattr(config, args.param)}},
+        )
+        for raw, config in points
+        for seed in seeds
+    ]
+    records = run_units(units, shared, dataset, args.jobs, print_run_result)
     print()
     print(render(records))
     print(

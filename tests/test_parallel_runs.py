@@ -1,0 +1,81 @@
+"""``--jobs``: runs trained side by side in worker processes give the records of a sequential command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mmbench.data.loading import load_dataset
+from mmbench.errors import MMBenchError
+from mmbench.parallel_runs import RunSettings, RunUnit, run_units, threads_per_job
+from synthetic import interaction_rows, tiny_dataset
+
+
+@pytest.fixture
+def small_folder(tmp_path: Path, write_mmrec) -> Path:
+    dataset = tiny_dataset(audio_dim=5)
+    return write_mmrec(tmp_path, "small", rows=interaction_rows(dataset), features=dict(dataset.features))
+
+
+def metrics_by_run(results: Path) -> dict[tuple, dict]:
+    """(model, variant, seed, protocol) -> test metrics of every record under ``results``."""
+    records = [json.loads(p.read_text()) for p in results.glob("runs/*/*/*/run.json")]
+    return {(r["model"], r.get("variant"), r["seed"], r["protocol"]): r["metrics"]["test"] for r in records}
+
+
+def test_two_jobs_give_the_records_of_one_job(run_cli, small_folder: Path, tmp_path: Path) -> None:
+    common = ["run", "--models", "mf_bpr,lightgcn", "--dataset", str(small_folder), "--seeds", "1,2",
+              "--epochs", "2", "--set", "batch_size=32", "--device", "cpu", "--threads", "1",
+              "--protocol", "lattice,standard"]
+    sequential = run_cli(*common, "--results", str(tmp_path / "one"))
+    parallel = run_cli(*common, "--jobs", "2", "--results", str(tmp_path / "two"))
+    assert sequential.returncode == 0, sequential.stderr
+    assert parallel.returncode == 0, parallel.stderr
+    one, two = metrics_by_run(tmp_path / "one"), metrics_by_run(tmp_path / "two")
+    assert len(one) == 8 and one == two
+    result_lines = [line for line in parallel.stdout.splitlines() if "test recall@20" in line]
+    assert len(result_lines) == 8
+    assert "protocol `lattice`" in parallel.stdout and "protocol `standard`" in parallel.stdout
+    assert not list((tmp_path / "two").glob("runs/*/*/*/checkpoint.pt"))
+
+
+def test_ablate_with_jobs_marks_each_variant(run_cli, small_folder: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    proc = run_cli(
+        "ablate", "--model", "mmssl", "--dataset", str(small_folder), "--seeds", "1",
+        "--variants", "full,w/o-CL,w/o-audio", "--epochs", "1", "--set", "batch_size=16",
+        "--jobs", "3", "--results", str(results),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(variant for _, variant, _, _ in metrics_by_run(results)) == ["full", "w/o-CL", "w/o-audio"]
+
+
+def test_a_failing_run_fails_the_command_and_names_the_run(small_folder: Path, tmp_path: Path) -> None:
+    settings = RunSettings(str(small_folder), None, ("standard",), "cpu", tmp_path / "r", False, 1)
+    units = [
+        RunUnit("mf_bpr", "mf_bpr", 1, {"epochs": "1", "batch_size": "32"}),
+        RunUnit("broken", "no_such_model", 3),
+    ]
+    dataset = load_dataset(small_folder, warn=False)
+    printed: list[str] = []
+    with pytest.raises(MMBenchError, match=r"broken seed 3: unknown model 'no_such_model'"):
+        run_units(units, settings, dataset, 2, lambda label, seed, record: printed.append(label))
+
+
+@pytest.mark.parametrize("flag", ["--jobs", "--threads"])
+def test_fewer_than_one_job_or_thread_is_one_error_line(run_cli, small_folder: Path, tmp_path: Path, flag: str) -> None:
+    proc = run_cli("run", "--models", "mf_bpr", "--dataset", str(small_folder), flag, "0",
+                   "--results", str(tmp_path / "r"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"mmbench: error: {flag} must be at least 1, got 0"
+    assert not (tmp_path / "r").exists()
+
+
+def test_cores_are_shared_out_only_when_threads_are_not_given(monkeypatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert threads_per_job(None, 1) is None
+    assert threads_per_job(None, 3) == 2
+    assert threads_per_job(None, 16) == 1
+    assert threads_per_job(4, 3) == 4
