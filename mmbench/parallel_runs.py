@@ -20,7 +20,7 @@ import multiprocessing
 import os
 import queue
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -49,7 +49,7 @@ class RunUnit:
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What every run of a command shares."""
+    """What every run of a command shares; ``threads`` is ``--threads`` (None: see :func:`threads_per_job`)."""
 
     dataset: str
     datasets_root: Path | None
@@ -66,12 +66,13 @@ class _WorkerFailed(MMBenchError):
 
 def threads_per_job(threads: int | None, jobs: int) -> int | None:
     """``--threads`` if given; otherwise, with several jobs, the cores shared out (at least one)."""
-    if threads is not None or jobs == 1:
+    if threads is not None or jobs <= 1:
         return threads
     return max(1, (os.cpu_count() or 1) // jobs)
 
 
 def check_jobs(jobs: int) -> None:
+    """``--jobs`` must be a positive count."""
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
 
@@ -85,9 +86,11 @@ def run_units(
     ``on_result`` is called once per record as soon as its run finishes.
     """
     check_jobs(jobs)
-    if jobs == 1 or len(units) == 1:
+    jobs = min(jobs, len(units))
+    settings = replace(settings, threads=threads_per_job(settings.threads, jobs))
+    if jobs <= 1:
         return _run_in_process(units, settings, dataset, on_result)
-    return _run_in_workers(units, settings, min(jobs, len(units)), on_result)
+    return _run_in_workers(units, settings, jobs, on_result)
 
 
 def _run_in_process(

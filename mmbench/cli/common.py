@@ -86,7 +86,7 @@ def overrides_extra(overrides: dict[str, str]) -> dict[str, dict[str, str]]:
 
 def run_settings(args: argparse.Namespace, protocols: list[str]) -> RunSettings:
     """What every run of a training command shares, from its flags (checked before any training)."""
-    from mmbench.parallel_runs import RunSettings, check_jobs, threads_per_job
+    from mmbench.parallel_runs import RunSettings, check_jobs
     from mmbench.training.reproducibility import resolve_device
 
     check_jobs(args.jobs)
@@ -95,7 +95,7 @@ def run_settings(args: argparse.Namespace, protocols: list[str]) -> RunSettings:
     return RunSettings(
         dataset=args.dataset, datasets_root=args.datasets_root, protocols=tuple(protocols),
         device=str(resolve_device(args.device)), results=args.results, resume=args.resume,
-        threads=threads_per_job(args.threads, args.jobs),
+        threads=args.threads,
     )
 
 
