@@ -43,7 +43,8 @@ def note(table: Table) -> str | None:
     text = (
         f"p: two-sided {TEST_NAMES[table.test]} of {which} ({table.reference.label}) "
         f"against each other row, over the test users both share{users}, paired by user id; each "
-        f"user's {metric} is averaged over a row's seeds first. Not adjusted for multiple comparisons."
+        f"user's {metric} is averaged over the seeds both rows ran (when they share none, over as many "
+        f"of each row's seeds as the smaller row has). Not adjusted for multiple comparisons."
     )
     if any(r is None for r in table.p_values.values()):
         text += f" n/a: a run of the pair has no per-user {metric} stored."

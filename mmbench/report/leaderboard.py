@@ -22,7 +22,7 @@ from mmbench.errors import ConfigError
 from mmbench.evaluation.metrics import higher_is_better, parse_metric_key
 from mmbench.records import RunRecord
 from mmbench.report import formats
-from mmbench.report.significance import TESTS, PairedResult, is_per_user, paired_test, user_metric
+from mmbench.report.significance import TESTS, PairedResult, compare_rows, is_per_user
 
 DEFAULT_METRICS = ("recall@20", "ndcg@20", "precision@20", "hit@20", "recall@50", "ndcg@50")
 FORMATS = ("markdown", "latex", "html", "csv")
@@ -270,14 +270,7 @@ def _p_values(rows: Sequence[Row], index: int, metric: str, test: str | None) ->
     chosen = rows[index]
     if test is None or len(rows) < 2 or math.isnan(chosen.means[metric]) or not is_per_user(metric):
         return {}
-    reference = user_metric(chosen.records, metric)
-    results: dict[str, PairedResult | None] = {}
-    for row in rows:
-        if row is chosen:
-            continue
-        other = user_metric(row.records, metric) if reference is not None else None
-        results[row.label] = paired_test(reference, other, test) if other is not None else None
-    return results
+    return {row.label: compare_rows(chosen.records, row.records, metric, test) for row in rows if row is not chosen}
 
 
 def render(

@@ -1,11 +1,17 @@
 """Paired significance tests over test users between two leaderboard rows.
 
-A row may hold several seeds. The standard approach for comparing recommenders, and the one used
-here, is to average each user's metric over the row's seeds first (users present in every seed),
-then pair the two rows' averages by user id and run one test over the shared users: Wilcoxon's
-signed-rank test by default (per-user ranking metrics are far from normal, with many zeros), or a
-paired t-test. Both are two-sided. Averaging over seeds keeps the users as the unit of
-replication and lets rows with different seed counts be compared.
+A row may hold several seeds. Each user's metric is averaged over seeds first (users present in
+every seed), the two rows' averages are paired by user id, and one test runs over the shared
+users: Wilcoxon's signed-rank test by default (per-user ranking metrics are far from normal, with
+many zeros), or a paired t-test. Both are two-sided, and the users stay the unit of replication.
+
+Both rows are averaged over the same number of seeds: the seeds they share, or, when they share
+none, each row's first seeds up to the smaller row's count. An average over three seeds is
+smoother than one over two (a user hit in one seed of three scores 1/3, in one of two 1/2), so
+rows of different seed counts have per-user differences that are not symmetric around zero even
+when the models are equally good, and the signed-rank test then rejects far too often: 37% of the
+time at the 0.05 level in a simulation of one model against itself, 3,000 users, two seeds
+against three (4% once both use two).
 """
 
 from __future__ import annotations
@@ -82,6 +88,35 @@ def _load(record: RunRecord, metric: str) -> tuple[np.ndarray, np.ndarray] | Non
         return None
     order = np.argsort(arrays["users"], kind="stable")
     return arrays["users"][order], arrays[metric][order].astype(np.float64)
+
+
+def matched_runs(
+    a: Sequence[RunRecord], b: Sequence[RunRecord]
+) -> tuple[list[RunRecord], list[RunRecord]]:
+    """The runs of two rows that enter their paired test: those of the seeds both rows ran, or,
+    when they share no seed, each row's lowest seeds up to the smaller row's run count."""
+    shared = {r.data.get("seed") for r in a} & {r.data.get("seed") for r in b}
+    if shared:
+        return [r for r in a if r.data.get("seed") in shared], [r for r in b if r.data.get("seed") in shared]
+    count = min(len(a), len(b))
+    return sorted(a, key=_seed)[:count], sorted(b, key=_seed)[:count]
+
+
+def _seed(record: RunRecord) -> int:
+    return record.data.get("seed", -1)
+
+
+def compare_rows(
+    a: Sequence[RunRecord], b: Sequence[RunRecord], metric: str, test: str = "wilcoxon"
+) -> PairedResult | None:
+    """Two-sided paired ``test`` of row ``a`` against row ``b`` on ``metric`` over matched seeds
+    (:func:`matched_runs`); None when a run lacks per-user values or too few users are shared."""
+    runs_a, runs_b = matched_runs(a, b)
+    values_a = user_metric(runs_a, metric)
+    values_b = user_metric(runs_b, metric) if values_a is not None else None
+    if values_a is None or values_b is None:
+        return None
+    return paired_test(values_a, values_b, test)
 
 
 def paired_test(a: UserMetric, b: UserMetric, test: str = "wilcoxon") -> PairedResult | None:
