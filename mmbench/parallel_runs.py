@@ -10,7 +10,8 @@ so its records do not depend on how many ran at once.
 Workers are spawned (not forked: torch's thread pools do not survive a fork), load the dataset
 themselves and train silently; the command prints each run's result line as it finishes. When
 a run fails, the runs still training are stopped at once, like a sequential command that stops
-at its first failure; their checkpoints stay, and ``--resume`` continues them.
+at its first failure; their checkpoints stay, and ``--resume`` continues them. With ``--device
+cuda`` on a machine with several GPUs the workers are spread over them (:func:`worker_device`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import multiprocessing
 import os
 import queue
 import traceback
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import torch
 
@@ -69,6 +71,15 @@ def threads_per_job(threads: int | None, jobs: int) -> int | None:
     if threads is not None or jobs <= 1:
         return threads
     return max(1, (os.cpu_count() or 1) // jobs)
+
+
+def worker_device(device: str, gpu_count: int, busy: Iterable[str]) -> str:
+    """The device of a new worker: for ``cuda`` without an index on a machine with several GPUs,
+    the GPU that the fewest running workers use (the lowest index on ties); else ``device``."""
+    if device != "cuda" or gpu_count < 2:
+        return device
+    load = Counter(busy)
+    return min((f"cuda:{index}" for index in range(gpu_count)), key=lambda name: load[name])
 
 
 def check_jobs(jobs: int) -> None:
@@ -124,13 +135,19 @@ def _run_in_workers(
     messages = context.Queue()
     waiting = list(range(len(units)))
     running: dict[int, multiprocessing.process.BaseProcess] = {}
+    devices: dict[int, str] = {}
     finished: dict[int, list[RunRecord]] = {}
+    gpu_count = torch.cuda.device_count() if settings.device == "cuda" else 0
     progress = Progress()
     try:
         while waiting or running:
             while waiting and len(running) < jobs:
                 index = waiting.pop(0)
-                worker = context.Process(target=_work, args=(settings, units[index], index, messages), daemon=True)
+                devices[index] = worker_device(settings.device, gpu_count, (devices[i] for i in running))
+                worker_settings = replace(settings, device=devices[index])
+                worker = context.Process(
+                    target=_work, args=(worker_settings, units[index], index, messages), daemon=True
+                )
                 worker.start()
                 running[index] = worker
             progress.update(_status(units, waiting, running, finished), force=True)

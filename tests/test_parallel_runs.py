@@ -9,7 +9,7 @@ import pytest
 
 from mmbench.data.loading import load_dataset
 from mmbench.errors import MMBenchError
-from mmbench.parallel_runs import RunSettings, RunUnit, run_units, threads_per_job
+from mmbench.parallel_runs import RunSettings, RunUnit, run_units, threads_per_job, worker_device
 from synthetic import interaction_rows, tiny_dataset
 
 
@@ -79,3 +79,13 @@ def test_cores_are_shared_out_only_when_threads_are_not_given(monkeypatch) -> No
     assert threads_per_job(None, 3) == 2
     assert threads_per_job(None, 16) == 1
     assert threads_per_job(4, 3) == 4
+
+
+def test_cuda_workers_are_spread_over_the_gpus_and_an_explicit_device_is_kept() -> None:
+    assert worker_device("cuda", 4, []) == "cuda:0"
+    assert worker_device("cuda", 4, ["cuda:0", "cuda:1"]) == "cuda:2"
+    assert worker_device("cuda", 2, ["cuda:0", "cuda:1", "cuda:0"]) == "cuda:1"
+    assert worker_device("cuda", 2, ["cuda:1"]) == "cuda:0"
+    assert worker_device("cuda", 1, ["cuda"]) == "cuda"
+    assert worker_device("cuda:3", 4, []) == "cuda:3"
+    assert worker_device("cpu", 0, ["cpu"]) == "cpu"

@@ -64,7 +64,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, seeds_default: str, 
     parser.add_argument(
         "--jobs", type=int, default=1,
         help="runs to train at once, each in its own process (default: 1); without --threads each "
-        "gets an equal share of the CPU cores",
+        "gets an equal share of the CPU cores; with --device cuda they are spread over the GPUs",
     )
 
 
