@@ -14,7 +14,7 @@ from scipy import stats
 from fake_runs import write_run
 from mmbench.records import load_records
 from mmbench.report.leaderboard import build_tables, render, row_label, summarise, without_sweeps
-from mmbench.report.significance import compare_rows, matched_runs
+from mmbench.report.significance import compare_rows, load_user_values, matched_runs
 
 N_USERS = 40
 
@@ -121,6 +121,18 @@ def test_identical_rows_get_p_one_and_a_row_without_per_user_metrics_gets_n_a(tm
     assert "n/a: a run of the pair has no per-user recall@20 stored" in render(load_records(tmp_path), ["recall@20"])
 
 
+def test_a_reference_without_per_user_metrics_is_named_once_and_every_row_gets_n_a(tmp_path: Path, caplog) -> None:
+    lost = write_run(tmp_path, "best", 1, {"recall@20": np.ones(10)})
+    (lost.path / "per_user_test.npz").unlink()
+    for model, scale in (("mid", 0.5), ("low", 0.2)):
+        write_run(tmp_path, model, 1, {"recall@20": np.linspace(0, 1, 10) * scale})
+    with caplog.at_level(logging.WARNING, logger="mmbench.report"):
+        (table,) = build_tables(load_records(tmp_path), ["recall@20"])
+    assert table.reference.label == "best" and table.p_values == {"mid": None, "low": None}
+    named = [r for r in caplog.records if str(lost.path / "per_user_test.npz") in r.getMessage()]
+    assert len(named) == 1
+
+
 def test_latex_and_html_mark_the_best_and_escape_names(two_models: dict) -> None:
     write_run(two_models["root"], "mf_bpr", 1, {"recall@20": np.zeros(N_USERS), "ndcg@20": np.zeros(N_USERS)})
     records = load_records(two_models["root"])
@@ -213,7 +225,7 @@ def test_rows_without_a_shared_seed_are_paired_over_equal_seed_counts(tmp_path: 
 
     stored = {seed: v.astype(np.float32).astype(np.float64) for seed, v in values.items()}
     expected = stats.wilcoxon((stored[1] + stored[2]) / 2, (stored[3] + stored[4]) / 2).pvalue
-    result = compare_rows(a, b, "recall@20")
+    result = compare_rows(a, b, load_user_values(a + b, "recall@20"))
     assert result.n_users == N_USERS and result.p_value == pytest.approx(expected, rel=1e-9)
 
 
@@ -230,5 +242,6 @@ def test_one_model_against_itself_is_rarely_called_different_when_seed_counts_di
         for label, seeds in (("two", (1, 2)), ("three", (1, 2, 3))):
             hits = {seed: (rng.random(n_users) < chance).astype(np.float64) for seed in seeds}
             rows[label] = [write_run(root, label, seed, {"recall@20": hits[seed]}) for seed in seeds]
-        rejections += compare_rows(rows["two"], rows["three"], "recall@20").p_value < 0.05
+        values = load_user_values(rows["two"] + rows["three"], "recall@20")
+        rejections += compare_rows(rows["two"], rows["three"], values).p_value < 0.05
     assert rejections / cases <= 0.15

@@ -22,7 +22,7 @@ from mmbench.errors import ConfigError
 from mmbench.evaluation.metrics import higher_is_better, parse_metric_key
 from mmbench.records import RunRecord
 from mmbench.report import formats
-from mmbench.report.significance import TESTS, PairedResult, compare_rows, is_per_user
+from mmbench.report.significance import TESTS, PairedResult, compare_rows, is_per_user, load_user_values
 
 DEFAULT_METRICS = ("recall@20", "ndcg@20", "precision@20", "hit@20", "recall@50", "ndcg@50")
 FORMATS = ("markdown", "latex", "html", "csv")
@@ -270,7 +270,8 @@ def _p_values(rows: Sequence[Row], index: int, metric: str, test: str | None) ->
     chosen = rows[index]
     if test is None or len(rows) < 2 or math.isnan(chosen.means[metric]) or not is_per_user(metric):
         return {}
-    return {row.label: compare_rows(chosen.records, row.records, metric, test) for row in rows if row is not chosen}
+    values = load_user_values((record for row in rows for record in row.records), metric)
+    return {row.label: compare_rows(chosen.records, row.records, values, test) for row in rows if row is not chosen}
 
 
 def render(

@@ -21,7 +21,8 @@ import math
 import zipfile
 from dataclasses import dataclass
 from functools import reduce
-from typing import Sequence
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -31,6 +32,8 @@ from mmbench.records import PER_USER_FILE, RunRecord
 logger = logging.getLogger("mmbench.report")
 
 TESTS = ("wilcoxon", "ttest")
+
+SeedValues = tuple[np.ndarray, np.ndarray]
 TEST_NAMES = {"wilcoxon": "Wilcoxon signed-rank test", "ttest": "paired t-test"}
 
 
@@ -55,19 +58,17 @@ def is_per_user(metric: str) -> bool:
     return isinstance(METRICS[parse_metric_key(metric)[0]], PerUserMetric)
 
 
-def user_metric(records: Sequence[RunRecord], metric: str) -> UserMetric | None:
-    """Each user's ``metric`` averaged over ``records``; None (with a warning) if a record lacks it.
+def load_user_values(records: Iterable[RunRecord], metric: str) -> dict[Path, SeedValues | None]:
+    """Each record's per-user ``metric`` as (sorted users, values), keyed by its folder: read once
+    per table, so a missing file is named once however many rows it is tested against."""
+    return {record.path: _load(record, metric) for record in records}
 
-    Only users evaluated in every record are kept, so each average is over the same seeds.
+
+def user_metric(per_seed: Sequence[SeedValues]) -> UserMetric:
+    """Each user's value averaged over the seeds of ``per_seed`` (at least one).
+
+    Only users evaluated in every seed are kept, so each average is over the same seeds.
     """
-    per_seed = []
-    for record in records:
-        loaded = _load(record, metric)
-        if loaded is None:
-            return None
-        per_seed.append(loaded)
-    if not per_seed:
-        return None
     common = reduce(np.intersect1d, (users for users, _ in per_seed))
     total = np.zeros(len(common), dtype=np.float64)
     for users, values in per_seed:
@@ -75,7 +76,7 @@ def user_metric(records: Sequence[RunRecord], metric: str) -> UserMetric | None:
     return UserMetric(common, total / len(per_seed))
 
 
-def _load(record: RunRecord, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
+def _load(record: RunRecord, metric: str) -> SeedValues | None:
     """(sorted users, their values) of one record, or None with a warning naming the file."""
     path = record.path / PER_USER_FILE
     try:
@@ -95,9 +96,9 @@ def matched_runs(
 ) -> tuple[list[RunRecord], list[RunRecord]]:
     """The runs of two rows that enter their paired test: those of the seeds both rows ran, or,
     when they share no seed, each row's lowest seeds up to the smaller row's run count."""
-    shared = {r.data.get("seed") for r in a} & {r.data.get("seed") for r in b}
+    shared = {_seed(r) for r in a} & {_seed(r) for r in b}
     if shared:
-        return [r for r in a if r.data.get("seed") in shared], [r for r in b if r.data.get("seed") in shared]
+        return [r for r in a if _seed(r) in shared], [r for r in b if _seed(r) in shared]
     count = min(len(a), len(b))
     return sorted(a, key=_seed)[:count], sorted(b, key=_seed)[:count]
 
@@ -107,16 +108,19 @@ def _seed(record: RunRecord) -> int:
 
 
 def compare_rows(
-    a: Sequence[RunRecord], b: Sequence[RunRecord], metric: str, test: str = "wilcoxon"
+    a: Sequence[RunRecord],
+    b: Sequence[RunRecord],
+    values: Mapping[Path, SeedValues | None],
+    test: str = "wilcoxon",
 ) -> PairedResult | None:
-    """Two-sided paired ``test`` of row ``a`` against row ``b`` on ``metric`` over matched seeds
-    (:func:`matched_runs`); None when a run lacks per-user values or too few users are shared."""
+    """Two-sided paired ``test`` of row ``a`` against row ``b`` over matched seeds
+    (:func:`matched_runs`), from ``values`` (:func:`load_user_values`); None when a run lacks
+    per-user values or too few users are shared."""
     runs_a, runs_b = matched_runs(a, b)
-    values_a = user_metric(runs_a, metric)
-    values_b = user_metric(runs_b, metric) if values_a is not None else None
-    if values_a is None or values_b is None:
+    seeds_a, seeds_b = [values[r.path] for r in runs_a], [values[r.path] for r in runs_b]
+    if not seeds_a or not seeds_b or any(v is None for v in seeds_a + seeds_b):
         return None
-    return paired_test(values_a, values_b, test)
+    return paired_test(user_metric(seeds_a), user_metric(seeds_b), test)
 
 
 def paired_test(a: UserMetric, b: UserMetric, test: str = "wilcoxon") -> PairedResult | None:
