@@ -32,9 +32,9 @@ from mmbench.records import PER_USER_FILE, RunRecord
 logger = logging.getLogger("mmbench.report")
 
 TESTS = ("wilcoxon", "ttest")
+TEST_NAMES = {"wilcoxon": "Wilcoxon signed-rank test", "ttest": "paired t-test"}
 
 SeedValues = tuple[np.ndarray, np.ndarray]
-TEST_NAMES = {"wilcoxon": "Wilcoxon signed-rank test", "ttest": "paired t-test"}
 
 
 @dataclass(frozen=True)
