@@ -18,6 +18,7 @@ from mmbench.records import (
     CHECKPOINT_FILE,
     RunRecord,
     environment,
+    find_finished,
     find_resumable,
     new_run_dir,
     write_history,
@@ -49,11 +50,22 @@ def run_model(
     :func:`~mmbench.training.trainer.shares_selection`): each gets its own record, exactly what a
     separate run under it would give. ``extra`` is merged into every ``run.json`` (for example how
     a tuned configuration was obtained). The checkpoint is deleted once the records are complete.
+    With ``resume``, a training already finished (same model, seed, config, data and protocols) is
+    not repeated: its records are returned.
     """
     protocols = [get_protocol(p).name for p in protocols]
     primary = protocols[0]
     config = model_class.config_for(dataset.name, overrides)
     digest = config_hash(config)
+    checksum = dataset.provenance.checksum if dataset.provenance else None
+    if resume:
+        finished = find_finished(results_root, dataset.name, model_class.name, seed, digest, protocols, checksum)
+        if finished is not None:
+            logger.info(
+                "already finished, not trained again: %s (drop --resume to train a new run)",
+                ", ".join(str(r.path) for r in finished),
+            )
+            return finished
     seed_everything(seed)
     model = model_class(dataset.train_view(), config)
     run_dir = (
@@ -68,7 +80,7 @@ def run_model(
         "status": "running",
         "model": model_class.name,
         "dataset": dataset.name,
-        "dataset_checksum": dataset.provenance.checksum if dataset.provenance else None,
+        "dataset_checksum": checksum,
         "protocol": primary,
         "selection_protocol": primary,
         "seed": seed,

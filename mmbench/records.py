@@ -94,6 +94,42 @@ def find_resumable(
     return None
 
 
+def find_finished(
+    results_root: Path,
+    dataset: str,
+    model: str,
+    seed: int,
+    config_digest: str,
+    protocols: list[str],
+    dataset_checksum: str | None,
+) -> list[RunRecord] | None:
+    """The newest finished records of this training, one per protocol, or None if any is missing.
+
+    "This training" is the same model, seed, config and data, selected under ``protocols[0]``:
+    training it again would give the same records, so ``--resume`` can skip it.
+    """
+    parent = runs_root(results_root) / dataset / model
+    if not parent.is_dir():
+        return None
+    found: dict[str, RunRecord] = {}
+    for run_dir in sorted(parent.iterdir(), reverse=True):
+        record = _read_json(run_dir / RUN_FILE)
+        if (
+            isinstance(record, dict)
+            and record.get("status") == "complete"
+            and record.get("seed") == seed
+            and record.get("config_digest") == config_digest
+            and record.get("dataset_checksum") == dataset_checksum
+            and record.get("selection_protocol", record.get("protocol")) == protocols[0]
+            and record.get("protocol") in protocols
+            and "metrics" in record
+        ):
+            found.setdefault(record["protocol"], RunRecord(run_dir, record))
+    if set(found) != set(protocols):
+        return None
+    return [found[protocol] for protocol in protocols]
+
+
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text())

@@ -1,4 +1,4 @@
-"""run_model end to end in-process: records, resume of an interrupted run, corrupt records skipped."""
+"""run_model end to end in-process: records, resume of an interrupted or finished run, corrupt records skipped."""
 
 from __future__ import annotations
 
@@ -55,6 +55,35 @@ def test_resume_finishes_an_interrupted_run_with_the_uninterrupted_result(tmp_pa
     assert resumed.path == unfinished
     assert resumed.data["metrics"] == reference.data["metrics"]
     assert not (unfinished / "checkpoint.pt").exists()
+
+
+def test_resume_skips_a_finished_training_and_a_plain_run_trains_again(tmp_path: Path) -> None:
+    dataset = tiny_dataset()
+    (first,) = run(dataset, tmp_path)
+    (again,) = run(dataset, tmp_path, resume=True)
+    assert again.path == first.path
+    assert len(list(tmp_path.glob("runs/*/*/*"))) == 1
+
+    (fresh,) = run(dataset, tmp_path)
+    assert fresh.path != first.path
+    assert fresh.data["metrics"] == first.data["metrics"]
+
+
+def test_resume_trains_when_a_protocol_or_the_config_has_no_finished_record(tmp_path: Path) -> None:
+    dataset = tiny_dataset()
+    run(dataset, tmp_path)
+    overrides = {"epochs": "5", "batch_size": "30", "patience": "0"}
+    both = run_model(
+        CrashingMF, dataset, 3, ["lattice", "standard"], overrides, torch.device("cpu"), tmp_path, resume=True
+    )
+    assert [r.protocol for r in both] == ["lattice", "standard"]
+    assert len(list(tmp_path.glob("runs/*/*/*"))) == 3
+    other = run_model(
+        CrashingMF, dataset, 3, ["lattice"], {**overrides, "epochs": "4"}, torch.device("cpu"), tmp_path,
+        resume=True,
+    )
+    assert other[0].data["config"]["epochs"] == 4
+    assert len(list(tmp_path.glob("runs/*/*/*"))) == 4
 
 
 def test_unreadable_records_are_named_and_skipped(tmp_path: Path, caplog) -> None:

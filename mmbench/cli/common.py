@@ -60,7 +60,12 @@ def add_training_arguments(parser: argparse.ArgumentParser, seeds_default: str, 
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's own choice)")
-    parser.add_argument("--resume", action="store_true", help="continue unfinished runs from their checkpoint")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue unfinished runs from their checkpoint and skip runs already finished with the "
+        "same model, seed, config, data and protocols",
+    )
     parser.add_argument(
         "--jobs", type=int, default=1,
         help="runs to train at once, each in its own process (default: 1); without --threads each "
