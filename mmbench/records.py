@@ -17,7 +17,7 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
@@ -77,14 +77,9 @@ def find_resumable(
     results_root: Path, dataset: str, model: str, seed: int, config_digest: str, protocol: str
 ) -> Path | None:
     """The newest unfinished run of the same model, dataset, seed, config and selection protocol."""
-    parent = runs_root(results_root) / dataset / model
-    if not parent.is_dir():
-        return None
-    for run_dir in sorted(parent.iterdir(), reverse=True):
-        record = _read_json(run_dir / RUN_FILE)
+    for run_dir, record in _records_newest_first(results_root, dataset, model):
         if (
-            record
-            and record.get("status") == "running"
+            record.get("status") == "running"
             and record.get("seed") == seed
             and record.get("config_digest") == config_digest
             and record.get("protocol") == protocol
@@ -108,19 +103,14 @@ def find_finished(
     "This training" is the same model, seed, config and data, selected under ``protocols[0]``:
     training it again would give the same records, so ``--resume`` can skip it.
     """
-    parent = runs_root(results_root) / dataset / model
-    if not parent.is_dir():
-        return None
     found: dict[str, RunRecord] = {}
-    for run_dir in sorted(parent.iterdir(), reverse=True):
-        record = _read_json(run_dir / RUN_FILE)
+    for run_dir, record in _records_newest_first(results_root, dataset, model):
         if (
-            isinstance(record, dict)
-            and record.get("status") == "complete"
+            record.get("status") == "complete"
             and record.get("seed") == seed
             and record.get("config_digest") == config_digest
             and record.get("dataset_checksum") == dataset_checksum
-            and record.get("selection_protocol", record.get("protocol")) == protocols[0]
+            and record.get("selection_protocol") == protocols[0]
             and record.get("protocol") in protocols
             and "metrics" in record
         ):
@@ -128,6 +118,17 @@ def find_finished(
     if set(found) != set(protocols):
         return None
     return [found[protocol] for protocol in protocols]
+
+
+def _records_newest_first(results_root: Path, dataset: str, model: str) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Each readable ``run.json`` of one model on one dataset with its folder, newest run first."""
+    parent = runs_root(results_root) / dataset / model
+    if not parent.is_dir():
+        return
+    for run_dir in sorted(parent.iterdir(), reverse=True):
+        record = _read_json(run_dir / RUN_FILE)
+        if isinstance(record, dict):
+            yield run_dir, record
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
