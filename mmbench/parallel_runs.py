@@ -10,7 +10,9 @@ so its records do not depend on how many ran at once.
 Workers are spawned (not forked: torch's thread pools do not survive a fork), load the dataset
 themselves and train silently; the command prints each run's result line as it finishes. When
 a run fails, the runs still training are stopped at once, like a sequential command that stops
-at its first failure; their checkpoints stay, and ``--resume`` continues them. With ``--device
+at its first failure; their checkpoints stay, and ``--resume`` continues them. A worker whose
+command has gone (killed, terminal closed) ends too, instead of training on unseen: see
+:func:`exit_with_parent`. With ``--device
 cuda`` on a machine with several GPUs the workers are spread over them (:func:`worker_device`).
 """
 
@@ -18,8 +20,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import queue
+import threading
 import traceback
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -206,8 +210,28 @@ def _stop(workers) -> None:
         worker.join()
 
 
+def exit_with_parent() -> None:
+    """End this worker process as soon as the process that started it is gone.
+
+    A command killed with a signal it cannot catch (``kill -9``) or stopped without its
+    ``finally`` running (``kill``'s default SIGTERM) cannot stop its workers, and daemon workers
+    are only stopped by a parent that exits normally; without this they would train on, unseen,
+    for hours. The last checkpoint stays, so ``--resume`` continues the run.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def wait_for_parent() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=wait_for_parent, name="mmbench-exit-with-parent", daemon=True).start()
+
+
 def _work(settings: RunSettings, unit: RunUnit, index: int, messages) -> None:
     """A worker's whole life: one run, then one message ``(index, outcome, payload)``."""
+    exit_with_parent()
     logging.basicConfig(level=logging.WARNING, format="mmbench: %(levelname)s: %(message)s")
     try:
         from mmbench.data.loading import load_dataset

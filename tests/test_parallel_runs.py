@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +15,7 @@ import pytest
 from mmbench.data.loading import load_dataset
 from mmbench.errors import MMBenchError
 from mmbench.parallel_runs import RunSettings, RunUnit, run_units, threads_per_job, worker_device
+from conftest import REPO_ROOT
 from synthetic import interaction_rows, tiny_dataset
 
 
@@ -89,3 +95,57 @@ def test_cuda_workers_are_spread_over_the_gpus_and_an_explicit_device_is_kept() 
     assert worker_device("cuda", 1, ["cuda"]) == "cuda"
     assert worker_device("cuda:3", 4, []) == "cuda:3"
     assert worker_device("cpu", 0, ["cpu"]) == "cpu"
+
+
+def children_of(pid: int) -> list[int]:
+    """Live (not zombie) processes whose parent is ``pid``, read from Linux's /proc."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            children.append(int(stat.parent.name))
+    return children
+
+
+def is_running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from Linux's /proc")
+def test_workers_end_when_their_command_is_killed(small_folder: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    command = subprocess.Popen(
+        [sys.executable, "-m", "mmbench", "run", "--models", "mf_bpr,lightgcn", "--dataset", str(small_folder),
+         "--epochs", "100000", "--set", "patience=0", "--set", "batch_size=32", "--device", "cpu",
+         "--threads", "1", "--jobs", "2", "--results", str(results)],
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 90
+        while len(list(results.glob("runs/*/*/*/checkpoint.pt"))) < 2:
+            assert command.poll() is None, "the command ended before its workers trained"
+            assert time.monotonic() < deadline, "the workers wrote no checkpoints within 90 s"
+            time.sleep(0.2)
+        workers += [pid for pid in children_of(command.pid) if "spawn_main" in
+                    Path(f"/proc/{pid}/cmdline").read_text(errors="replace")]
+        assert len(workers) == 2
+        command.send_signal(signal.SIGKILL)
+        command.wait()
+        deadline = time.monotonic() + 20
+        while any(is_running(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in workers if is_running(pid)], "workers trained on after their command was killed"
+    finally:
+        if command.poll() is None:
+            command.kill()
+        for pid in workers + children_of(command.pid):
+            if is_running(pid):
+                os.kill(pid, signal.SIGKILL)
