@@ -97,25 +97,24 @@ def test_cuda_workers_are_spread_over_the_gpus_and_an_explicit_device_is_kept() 
     assert worker_device("cpu", 0, ["cpu"]) == "cpu"
 
 
-def children_of(pid: int) -> list[int]:
-    """Live (not zombie) processes whose parent is ``pid``, read from Linux's /proc."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            children.append(int(stat.parent.name))
-    return children
+def process_state(pid: int) -> tuple[str, int] | None:
+    """(state letter, parent pid) of a process, read from Linux's /proc; None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1])
 
 
 def is_running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    state = process_state(pid)
+    return state is not None and state[0] != "Z"
+
+
+def children_of(pid: int) -> list[int]:
+    """Live (not zombie) processes whose parent is ``pid``."""
+    states = {int(entry.name): process_state(int(entry.name)) for entry in Path("/proc").iterdir() if entry.name.isdigit()}
+    return [child for child, state in states.items() if state is not None and state[0] != "Z" and state[1] == pid]
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from Linux's /proc")
