@@ -10,7 +10,8 @@ are low rank plus a few entries per row (:mod:`mmssl.rows`), so ``W1 x_b`` is co
 ``s_b * ((W1 V) a_b + sum_j v_bj W1[:, j])``: a product with the item factors once per call, then
 work proportional to rank + degree per row. The gradient penalty needs ``||W1^T g_b||`` for the
 critic's gradient ``g_b`` at the first layer; it is computed as ``g_b^T (W1 W1^T) g_b``, which
-is exact and cheaper than forming the n x I input gradients when there are many rows.
+is exact and cheaper than forming the n x I input gradients when there are many rows. Its
+interpolated rows need no first-layer pass of their own (:meth:`Discriminator.penalty_at`).
 """
 
 from __future__ import annotations
@@ -171,17 +172,26 @@ class Discriminator(nn.Module):
     def forward(self, rows: Rows) -> torch.Tensor:
         return self.head(self.first_layer(rows))
 
-    def gradient_penalty(self, rows: Rows) -> torch.Tensor:
-        """WGAN-GP's ``mean_b (||d sum D / d x_b|| - 1)^2`` at the given (interpolated) rows.
+    def gradient_penalty(self, rows: torch.Tensor) -> torch.Tensor:
+        """WGAN-GP's ``mean_b (||d sum D / d x_b|| - 1)^2`` at the given dense (interpolated) rows.
 
         As in the code, the gradient is that of the summed outputs, so batch normalisation's
-        coupling of rows is part of it.
+        coupling of rows is part of it. This is the straightforward reference; factored rows go
+        through :meth:`penalty_at`.
         """
-        if isinstance(rows, torch.Tensor):
-            inputs = rows.detach().requires_grad_(True)
-            (gradient,) = torch.autograd.grad(self(inputs).sum(), inputs, create_graph=True)
-            return (gradient.norm(2, dim=1) - 1.0).square().mean()
-        hidden = self.first_layer(rows)
+        inputs = rows.detach().requires_grad_(True)
+        (gradient,) = torch.autograd.grad(self(inputs).sum(), inputs, create_graph=True)
+        return (gradient.norm(2, dim=1) - 1.0).square().mean()
+
+    def penalty_at(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The same penalty for rows given by their first-layer outputs ``W1 x + b1``.
+
+        The input gradient is ``W1^T`` times the gradient at ``hidden``, and its norm comes from
+        ``W1 W1^T``, so the rows themselves are never needed. The layer is affine: the outputs of
+        interpolated rows ``a x + (1 - a) y`` are the same mix of the outputs of ``x`` and ``y``,
+        so the critic's step mixes the first-layer outputs of its fake and real rows instead of
+        running the layer on the interpolated rows.
+        """
         (at_hidden,) = torch.autograd.grad(self.head(hidden).sum(), hidden, create_graph=True)
         squared = _GramQuadraticForm.apply(at_hidden, self.layer1.weight)
         return (squared.clamp_min(1e-24).sqrt() - 1.0).square().mean()

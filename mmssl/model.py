@@ -227,18 +227,16 @@ class MMSSL(PropagatedEmbeddingModel):
         real = self._real_rows(result, users, entries)
         copies = len(fake)
         alpha = torch.rand(copies * len(users), device=users.device).to(self.user_embedding.dtype)
+        mix = alpha[:, None]
         if self._dense_rows():
             fake_rows, real_rows = torch.cat(fake), torch.cat([real] * copies)
-            mix = alpha[:, None]
-            interpolated: Any = mix * real_rows + (1.0 - mix) * fake_rows
             fake_score, real_score = critic(fake_rows), critic(real_rows)
+            penalty = critic.gradient_penalty(mix * real_rows + (1.0 - mix) * fake_rows)
         else:
-            n = len(users)
-            interpolated = [R.interpolate(real, block, alpha[k * n : (k + 1) * n]) for k, block in enumerate(fake)]
-            fake_score = critic(fake)
-            real_hidden = critic.first_layer([real])
-            real_score = critic.head(torch.cat([real_hidden] * copies))
-        penalty = critic.gradient_penalty(interpolated)
+            fake_hidden, real_hidden = critic.first_layer([*fake, real]).split([copies * len(users), len(users)])
+            real_hidden = torch.cat([real_hidden] * copies)
+            fake_score, real_score = critic.head(fake_hidden), critic.head(real_hidden)
+            penalty = critic.penalty_at(mix * real_hidden + (1.0 - mix) * fake_hidden)
         return fake_score.mean() - real_score.mean() + self.config.gp_weight * penalty
 
     def generator_loss(self, result: Forward, users: torch.Tensor, entries: R.TrainEntries) -> torch.Tensor:

@@ -195,22 +195,3 @@ def binary_real_rows(entries: TrainEntries, n_items: int, dtype: torch.dtype) ->
 
 def dense_binary_real_rows(entries: TrainEntries, n_items: int, dtype: torch.dtype) -> torch.Tensor:
     return F.normalize(dense_train_rows(entries, n_items, dtype), p=2, dim=1, eps=NORM_EPS)
-
-
-def interpolate(real: RowBlock, fake: RowBlock, alpha: torch.Tensor) -> RowBlock:
-    """``alpha * real + (1 - alpha) * fake`` row by row, still factored (same users in both)."""
-    weight_real = (alpha * real.scale)[:, None]
-    weight_fake = ((1.0 - alpha) * fake.scale)[:, None]
-    user_factors = tuple(weight_real * u for u in real.user_factors) + tuple(
-        weight_fake * u for u in fake.user_factors
-    )
-    item_factors = real.item_factors + fake.item_factors
-    train_values = None
-    if real.train_values is not None:
-        train_values = alpha[real.entries.rows] * real.scale[real.entries.rows] * real.train_values
-    if fake.train_values is not None:
-        extra = (1.0 - alpha)[fake.entries.rows] * fake.scale[fake.entries.rows] * fake.train_values
-        train_values = extra if train_values is None else train_values + extra
-    ones = torch.ones_like(alpha)
-    return RowBlock(user_factors, item_factors, train_values, ones, real.entries)
-

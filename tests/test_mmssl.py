@@ -200,14 +200,18 @@ def test_fast_critic_equals_dense_critic_in_value_gradient_and_penalty(slope: fl
     users = torch.arange(12)
     real = random_block(data.n_items, users, data, 2, with_values=True)
     fake = random_block(data.n_items, users, data, 3, with_values=False)
-    alpha = torch.rand(12, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
-    mixed = R.interpolate(real, fake, alpha)
+    mix = torch.rand(12, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
     results = []
     for as_dense in (False, True):
         model = critic(data.n_items, slope, bounded)
-        rows = [real, fake] if not as_dense else torch.cat([real.dense(), fake.dense()])
-        interpolated = [mixed] if not as_dense else mixed.dense()
-        loss = model(rows).mean() + 0.3 * model.gradient_penalty(interpolated)
+        if as_dense:
+            rows = torch.cat([real.dense(), fake.dense()])
+            penalty = model.gradient_penalty(mix * real.dense() + (1.0 - mix) * fake.dense())
+        else:
+            rows = [real, fake]
+            real_hidden, fake_hidden = model.first_layer([real, fake]).split([12, 12])
+            penalty = model.penalty_at(mix * real_hidden + (1.0 - mix) * fake_hidden)
+        loss = model(rows).mean() + 0.3 * penalty
         loss.backward()
         results.append((loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}))
     (fast_loss, fast_grads), (dense_loss, dense_grads) = results
