@@ -15,7 +15,7 @@ from mmbench.training.reproducibility import seed_everything
 from mmbench.training.sampler import BprSampler
 from mmbench.training.trainer import Trainer, build_optimizer
 from mmssl import rows as R
-from mmssl.discriminator import Discriminator
+from mmssl.discriminator import Discriminator, symmetric_gram
 from mmssl.generated_graphs import GeneratedGraph, assigned_items
 from mmssl.model import MMSSL
 from synthetic import tiny_dataset
@@ -218,6 +218,12 @@ def test_fast_critic_equals_dense_critic_in_value_gradient_and_penalty(slope: fl
     assert torch.allclose(fast_loss, dense_loss, rtol=1e-10)
     for name, grad in dense_grads.items():
         assert torch.allclose(fast_grads[name], grad, rtol=1e-8, atol=1e-12), name
+
+
+@pytest.mark.parametrize("rows,cols,blocks", [(1, 5, 4), (3, 7, 4), (10, 4, 3), (13, 9, 1), (17, 30, 4)])
+def test_symmetric_gram_equals_the_full_product(rows: int, cols: int, blocks: int) -> None:
+    weight = torch.randn(rows, cols, dtype=torch.float64, generator=torch.Generator().manual_seed(rows))
+    assert torch.allclose(symmetric_gram(weight, blocks), weight @ weight.T, rtol=1e-12, atol=1e-12)
 
 
 def test_gradients_reach_generator_factors_through_the_fast_critic() -> None:
