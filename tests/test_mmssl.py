@@ -216,8 +216,11 @@ def test_fast_critic_equals_dense_critic_in_value_gradient_and_penalty(slope: fl
         results.append((loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}))
     (fast_loss, fast_grads), (dense_loss, dense_grads) = results
     assert torch.allclose(fast_loss, dense_loss, rtol=1e-10)
+    # Biases feeding a normalisation have an exactly-zero gradient, which float64 round-off leaves at
+    # about 1e-13 in either path; the absolute tolerance is therefore set against the largest gradient.
+    scale = max(float(grad.abs().max()) for grad in dense_grads.values())
     for name, grad in dense_grads.items():
-        assert torch.allclose(fast_grads[name], grad, rtol=1e-8, atol=1e-12), name
+        assert torch.allclose(fast_grads[name], grad, rtol=1e-8, atol=1e-12 * scale), name
 
 
 @pytest.mark.parametrize("rows,cols,blocks", [(1, 5, 4), (3, 7, 4), (10, 4, 3), (13, 9, 1), (17, 30, 4)])
