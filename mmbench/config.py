@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any, Mapping, TypeVar, get_type_hints
+from typing import Any, Mapping, Sequence, TypeVar, get_type_hints
 
 from mmbench.errors import ConfigError
 
@@ -57,11 +57,18 @@ def config_to_dict(config: TrainConfig) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def config_hash(config: TrainConfig) -> str:
-    """A short stable digest of the config values, used to match runs for ``--resume``."""
+def config_hash(config: TrainConfig, modalities: Sequence[str] | None = None) -> str:
+    """A short stable digest of the config values, used to match runs for ``--resume``.
+
+    ``modalities`` are the feature sets of a run that does not use its dataset's default ones;
+    runs on the default sets leave them out, so their digest is the config's alone.
+    """
     import hashlib
 
-    payload = json.dumps(config_to_dict(config), sort_keys=True).encode()
+    values: dict[str, Any] = config_to_dict(config)
+    if modalities is not None:
+        values["__modalities__"] = sorted(modalities)
+    payload = json.dumps(values, sort_keys=True).encode()
     return hashlib.sha256(payload).hexdigest()[:10]
 
 

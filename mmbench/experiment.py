@@ -42,6 +42,7 @@ def run_model(
     resume: bool = False,
     progress: Progress | None = None,
     extra: Mapping[str, Any] | None = None,
+    modalities: Sequence[str] | None = None,
 ) -> list[RunRecord]:
     """Train ``model_class`` on ``dataset`` with ``seed``; write one complete record per protocol.
 
@@ -52,11 +53,19 @@ def run_model(
     a tuned configuration was obtained). The checkpoint is deleted once the records are complete.
     With ``resume``, a training already finished (same model, seed, config, data and protocols) is
     not repeated: its records are returned.
+
+    The model gets the feature sets ``dataset`` selects (:meth:`Dataset.with_modalities`), or
+    ``modalities`` when given (an ablation variant's subset). Every record names them; when the
+    dataset's selection is not its default, the record also keeps it as ``modality_selection``,
+    which reports show in the row label.
     """
     protocols = [get_protocol(p).name for p in protocols]
     primary = protocols[0]
+    selection = None if dataset.uses_default_modalities else list(dataset.modalities)
+    if modalities is not None:
+        dataset = dataset.with_modalities(modalities)
     config = model_class.config_for(dataset.name, overrides)
-    digest = config_hash(config)
+    digest = config_hash(config, None if dataset.uses_default_modalities else dataset.modalities)
     checksum = dataset.provenance.checksum if dataset.provenance else None
     if resume:
         finished = find_finished(results_root, dataset.name, model_class.name, seed, digest, protocols, checksum)
@@ -86,6 +95,8 @@ def run_model(
         "seed": seed,
         "config": config_to_dict(config),
         "config_digest": digest,
+        "modalities": list(dataset.modalities),
+        **({"modality_selection": selection} if selection is not None else {}),
         "started": _now(),
         **(extra or {}),
     }

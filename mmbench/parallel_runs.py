@@ -44,18 +44,23 @@ ResultPrinter = Callable[[str, int, RunRecord], None]
 
 @dataclass(frozen=True)
 class RunUnit:
-    """One training: a model (under a label such as ``mmssl [w/o-CL]``) with one seed."""
+    """One training: a model (under a label such as ``mmssl [w/o-CL]``) with one seed.
+
+    ``modalities`` are the feature sets of an ablation variant that removes some (None: the
+    command's selection)."""
 
     label: str
     model: str
     seed: int
     overrides: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    modalities: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What every run of a command shares; ``threads`` is ``--threads`` (None: see :func:`threads_per_job`)."""
+    """What every run of a command shares; ``threads`` is ``--threads`` (None: see :func:`threads_per_job`),
+    ``modalities`` is ``--modalities`` (None: the dataset's default feature sets)."""
 
     dataset: str
     datasets_root: Path | None
@@ -64,6 +69,7 @@ class RunSettings:
     results: Path
     resume: bool
     threads: int | None
+    modalities: tuple[str, ...] | None = None
 
 
 class _WorkerFailed(MMBenchError):
@@ -125,6 +131,7 @@ def _run_in_process(
         runs = run_model(
             registry.get(unit.model), dataset, unit.seed, settings.protocols, unit.overrides, device,
             settings.results, resume=settings.resume, progress=progress, extra=unit.extra,
+            modalities=unit.modalities,
         )
         for record in runs:
             on_result(unit.label, unit.seed, record)
@@ -242,8 +249,9 @@ def _work(settings: RunSettings, unit: RunUnit, index: int, messages) -> None:
             torch.set_num_threads(settings.threads)
         dataset = load_dataset(settings.dataset, settings.datasets_root, warn=False)
         records = run_model(
-            default_registry().get(unit.model), dataset, unit.seed, settings.protocols, unit.overrides,
-            torch.device(settings.device), settings.results, resume=settings.resume, extra=unit.extra,
+            default_registry().get(unit.model), dataset.with_modalities(settings.modalities), unit.seed,
+            settings.protocols, unit.overrides, torch.device(settings.device), settings.results,
+            resume=settings.resume, extra=unit.extra, modalities=unit.modalities,
         )
         messages.put((index, "done", [(str(record.path), record.data) for record in records]))
     except MMBenchError as error:

@@ -69,8 +69,8 @@ class MMSSLConfig(TrainConfig):
     Ablation switches (the paper's section 5.2 variants): ``adversarial_task`` ``none`` (w/o-ASL),
     ``cl_rate`` 0 (w/o-CL), ``real_rows`` ``binary`` (w/o-GT: L2-normalised interaction rows
     instead of the Gumbel transformation), ``adversarial_task`` ``gae`` (r/p-GAE: the generator
-    maximises the likelihood of observed edges instead of fooling a critic), and ``modalities``
-    (comma-separated subset; empty means all the dataset has).
+    maximises the likelihood of observed edges instead of fooling a critic), and one variant per
+    modality removed (the run's ``--modalities`` option, common to every model).
 
     ``discriminator_input`` ``factored`` computes the critic's first layer from the low-rank
     structure of its input rows; ``dense`` materialises the rows (the reference the benchmark
@@ -104,7 +104,6 @@ class MMSSLConfig(TrainConfig):
     m_topk_rate: float = 1e-4
     rebuild_every: int = 1
     attention_heads: int = 4
-    modalities: str = ""
     graph_schedule: str = "rolling"
     topk_pairing: str = "own"
     fusion: str = "attention"
@@ -136,19 +135,6 @@ class MMSSLConfig(TrainConfig):
             raise ConfigError("config keys 'real_data_tau' and 'cl_tau' must be positive")
         if not 0.0 <= self.m_topk_rate <= 1.0:
             raise ConfigError(f"config key 'm_topk_rate' must be in [0, 1], got {self.m_topk_rate}")
-
-    def selected_modalities(self, available: tuple[str, ...]) -> tuple[str, ...]:
-        """The modalities this config uses out of those the dataset has."""
-        if not self.modalities.strip():
-            return available
-        wanted = tuple(m.strip() for m in self.modalities.split(",") if m.strip())
-        missing = [m for m in wanted if m not in available]
-        if missing:
-            raise ConfigError(
-                f"modalities {', '.join(missing)} are not in the dataset (it has "
-                f"{', '.join(available) or 'none'}); fix --set modalities=..."
-            )
-        return tuple(m for m in available if m in wanted)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmbench.data.dataset import TrainView
-from mmbench.models.base import BprBatch, PropagatedEmbeddingModel, register_model
+from mmbench.models.base import (
+    AblationVariant,
+    BprBatch,
+    PropagatedEmbeddingModel,
+    modality_removal_variants,
+    register_model,
+)
 from mmbench.models.losses import bpr_loss, l2_penalty
 from mmbench.search_space import Categorical, FloatParam
 from mmssl import rows as R
@@ -84,7 +90,7 @@ class MMSSL(PropagatedEmbeddingModel):
 
     def __init__(self, view: TrainView, config: MMSSLConfig) -> None:
         super().__init__(view, config)
-        self.modalities = config.selected_modalities(view.modalities)
+        self.modalities = view.modalities
         dim = config.embedding_dim
         self.user_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(view.n_users, dim)))
         self.item_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(view.n_items, dim)))
@@ -123,19 +129,15 @@ class MMSSL(PropagatedEmbeddingModel):
         self.batch_index = 0
 
     @classmethod
-    def ablation_variants(cls, modalities: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    def ablation_variants(cls, modalities: tuple[str, ...]) -> dict[str, AblationVariant]:
         """The paper's ablations (its section 5.2) plus one variant per modality removed."""
-        variants = {
-            "w/o-ASL": {"adversarial_task": "none"},
-            "w/o-CL": {"cl_rate": "0"},
-            "w/o-GT": {"real_rows": "binary"},
-            "r/p-GAE": {"adversarial_task": "gae"},
+        return {
+            "w/o-ASL": AblationVariant({"adversarial_task": "none"}),
+            "w/o-CL": AblationVariant({"cl_rate": "0"}),
+            "w/o-GT": AblationVariant({"real_rows": "binary"}),
+            "r/p-GAE": AblationVariant({"adversarial_task": "gae"}),
+            **modality_removal_variants(modalities),
         }
-        if len(modalities) > 1:
-            for removed in modalities:
-                kept = ",".join(m for m in modalities if m != removed)
-                variants[f"w/o-{removed}"] = {"modalities": kept}
-        return variants
 
     def optimised_parameters(self) -> Iterator[nn.Parameter]:
         """Everything but the critic, which has its own optimiser."""

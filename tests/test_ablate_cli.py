@@ -32,7 +32,9 @@ def test_ablate_runs_the_chosen_variants_and_marks_each_record(run_cli, two_moda
     assert sorted(r["variant"] for r in records) == ["full", "w/o-CL", "w/o-audio"]
     by_variant = {r["variant"]: r for r in records}
     assert by_variant["w/o-CL"]["config"]["cl_rate"] == 0
-    assert by_variant["w/o-audio"]["config"]["modalities"] == "image"
+    assert by_variant["w/o-audio"]["modalities"] == ["image"]
+    assert by_variant["full"]["modalities"] == ["audio", "image"]
+    assert all("modality_selection" not in r for r in records)
     assert all(r["status"] == "complete" for r in records)
     assert "w/o-audio" in proc.stdout
 
@@ -42,6 +44,8 @@ def test_ablate_runs_the_chosen_variants_and_marks_each_record(run_cli, two_moda
     [
         (("--model", "mmssl", "--variants", "w/o-text"), "unknown variant(s) w/o-text for 'mmssl'; valid variants: full"),
         (("--model", "lightgcn"), "model 'lightgcn' declares no ablation variants"),
+        (("--model", "vbpr", "--modalities", "audio"), "model 'vbpr' declares no ablation variants"),
+        (("--model", "vbpr", "--modalities", "text"), "unknown feature set(s) 'text' for dataset 'duo'; it has: audio, image"),
         (("--model", "nope"), "unknown model 'nope'"),
     ],
 )

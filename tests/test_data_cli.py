@@ -88,7 +88,7 @@ def test_modified_shipped_copy_fails_in_the_cli(run_main, tmp_path):
 def test_unknown_dataset_name(run_main):
     result = run_main("datasets", "info", "nosuch")
     assert result.returncode == 2
-    assert "unknown dataset 'nosuch'" in result.stderr and "known: baby, tiktok" in result.stderr
+    assert "unknown dataset 'nosuch'" in result.stderr and "known: baby, lfm2k, tiktok" in result.stderr
 
 
 def test_shared_dataset_arguments(tmp_path, write_mmrec):

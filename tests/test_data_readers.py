@@ -99,7 +99,7 @@ def test_folder_with_both_layouts_is_rejected(tmp_path, write_mmrec):
 
 
 def test_unknown_name_lists_the_catalogue(tmp_path):
-    with pytest.raises(ConfigError, match=r"unknown dataset 'nosuch'.*known: baby, tiktok.*folder"):
+    with pytest.raises(ConfigError, match=r"unknown dataset 'nosuch'.*known: baby, lfm2k, tiktok.*folder"):
         load_dataset("nosuch")
 
 

@@ -36,8 +36,8 @@ def small(name: str, **overrides: object) -> object:
     return cls, cls.config_for("tiny", {k: str(v) for k, v in values.items()})
 
 
-def fit(name: str, seed: int = 0, **overrides: object) -> dict[str, float]:
-    data = dataset()
+def fit(name: str, seed: int = 0, modalities: tuple[str, ...] | None = None, **overrides: object) -> dict[str, float]:
+    data = dataset().with_modalities(modalities)
     cls, config = small(name, **overrides)
     seed_everything(seed)
     model = cls(data.train_view(), config)
@@ -54,8 +54,8 @@ def test_smoke_run_learns_finite_metrics(name: str) -> None:
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_ablation_variant_runs(variant: str) -> None:
-    overrides = MMSSL.ablation_variants(("audio", "image"))[variant]
-    metrics = fit("mmssl", **overrides)
+    chosen = MMSSL.ablation_variants(("audio", "image"))[variant]
+    metrics = fit("mmssl", modalities=chosen.modalities, **chosen.overrides)
     assert np.isfinite(metrics["recall@20"])
 
 
@@ -81,15 +81,15 @@ def test_tiktok_preset_applies_before_user_overrides() -> None:
     assert MMSSL.config_for("baby").g_rate == 1e-4
 
 
-def test_featureless_dataset_and_unknown_modality_are_refused() -> None:
+def test_featureless_dataset_is_refused_and_a_modality_variant_sees_one_modality() -> None:
     data = dataset()
     bare = dataclasses.replace(data, features={})
     cls, config = small("mmssl")
     with pytest.raises(ConfigError, match="'mmssl' needs item features"):
         cls(bare.train_view(), config)
-    _, config = small("mmssl", modalities="text")
-    with pytest.raises(ConfigError, match="modalities text are not in the dataset"):
-        cls(data.train_view(), config)
+    without_audio = MMSSL.ablation_variants(data.modalities)["w/o-audio"]
+    assert without_audio.modalities == ("image",) and not without_audio.overrides
+    assert cls(data.with_modalities(without_audio.modalities).train_view(), config).modalities == ("image",)
 
 
 # ----- generated graphs --------------------------------------------------------------------------

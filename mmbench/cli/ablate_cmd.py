@@ -10,6 +10,7 @@ leaderboards read.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from mmbench.cli.common import (
     add_results_argument,
@@ -24,6 +25,9 @@ from mmbench.cli.common import (
 from mmbench.cli.datasets_cmd import add_dataset_arguments, dataset_from_args
 from mmbench.errors import ConfigError
 from mmbench.evaluation.protocols import get_protocol
+
+if TYPE_CHECKING:
+    from mmbench.models.base import AblationVariant
 
 FULL = "full"
 
@@ -46,11 +50,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=handle)
 
 
-def select_variants(declared: dict[str, dict[str, str]], model: str, requested: str | None) -> dict[str, dict[str, str]]:
+def select_variants(
+    declared: dict[str, AblationVariant], model: str, requested: str | None
+) -> dict[str, AblationVariant]:
     """The variants to run, in a stable order: the full model first, then the declared ones."""
+    from mmbench.models.base import AblationVariant
+
     if not declared:
-        raise ConfigError(f"model {model!r} declares no ablation variants; `mmbench models {model}` lists its keys")
-    available = {FULL: {}, **declared}
+        raise ConfigError(
+            f"model {model!r} declares no ablation variants for these feature sets; "
+            f"`mmbench models {model}` lists its keys"
+        )
+    available = {FULL: AblationVariant(), **declared}
     if requested is None:
         return available
     names = parse_name_list(requested)
@@ -76,11 +87,11 @@ def handle(args: argparse.Namespace) -> int:
     dataset = dataset_from_args(args)
     variants = select_variants(model_class.ablation_variants(dataset.modalities), args.model, args.variants)
     for changes in variants.values():
-        model_class.config_for(dataset.name, {**overrides, **changes})
+        model_class.config_for(dataset.name, {**overrides, **changes.overrides})
     units = [
         RunUnit(
-            f"{model_class.name} [{variant}]", model_class.name, seed, {**overrides, **changes},
-            {"variant": variant, **overrides_extra(overrides)},
+            f"{model_class.name} [{variant}]", model_class.name, seed, {**overrides, **changes.overrides},
+            {"variant": variant, **overrides_extra(overrides)}, changes.modalities,
         )
         for variant, changes in variants.items()
         for seed in seeds

@@ -58,6 +58,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, seeds_default: str, 
         "--set", dest="assignments", action="append", metavar="KEY=VALUE",
         help="override a config key, repeatable (see `mmbench models NAME` for the keys)",
     )
+    add_modalities_argument(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's own choice)")
     parser.add_argument(
@@ -71,6 +72,27 @@ def add_training_arguments(parser: argparse.ArgumentParser, seeds_default: str, 
         help="runs to train at once, each in its own process (default: 1); without --threads each "
         "gets an equal share of the CPU cores; with --device cuda they are spread over the GPUs",
     )
+
+
+def add_modalities_argument(parser: argparse.ArgumentParser) -> None:
+    """``--modalities``: the feature sets every model of the command gets."""
+    parser.add_argument(
+        "--modalities", metavar="NAMES",
+        help="comma-separated feature sets the models use (see `mmbench datasets info NAME`; "
+        "default: the dataset's default ones); recorded in each run and shown in report labels "
+        "when not the default",
+    )
+
+
+def modalities_from_args(args: argparse.Namespace) -> tuple[str, ...] | None:
+    """The feature sets ``--modalities`` names, or None where the flag was not given."""
+    text = getattr(args, "modalities", None)
+    if text is None:
+        return None
+    names = parse_name_list(text)
+    if not names:
+        raise ConfigError(f"--modalities expects comma-separated feature-set names such as text,audio, got {text!r}")
+    return tuple(names)
 
 
 def training_overrides(args: argparse.Namespace) -> dict[str, str]:
@@ -100,7 +122,7 @@ def run_settings(args: argparse.Namespace, protocols: list[str]) -> RunSettings:
     return RunSettings(
         dataset=args.dataset, datasets_root=args.datasets_root, protocols=tuple(protocols),
         device=str(resolve_device(args.device)), results=args.results, resume=args.resume,
-        threads=args.threads,
+        threads=args.threads, modalities=modalities_from_args(args),
     )
 
 

@@ -57,7 +57,7 @@ def handle(args: argparse.Namespace) -> int:
     overrides = training_overrides(args)
     shared = run_settings(args, protocols)
     dataset = dataset_from_args(args)
-    settings = {cls.name: _tuned_settings(args, cls.name, dataset.name, overrides) for cls in model_classes}
+    settings = {cls.name: _tuned_settings(args, cls.name, dataset.study_key, overrides) for cls in model_classes}
     for cls in model_classes:
         config = cls.config_for(dataset.name, settings[cls.name][0])
         if not shares_selection(protocols, config.metric):

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mmbench.cli.common import add_results_argument
+from mmbench.cli.common import add_modalities_argument, add_results_argument
 from mmbench.cli.datasets_cmd import add_dataset_arguments, dataset_from_args
 from mmbench.errors import ConfigError
 from mmbench.tuning.study import PRUNERS, SAMPLERS
@@ -24,6 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", help="model name (see `mmbench models`)")
     add_dataset_arguments(parser, required=False)
+    add_modalities_argument(parser)
     parser.add_argument("--trials", type=int, default=20, help="finished trials the study should hold (default: 20)")
     parser.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
     parser.add_argument(
@@ -84,7 +85,7 @@ def _study_name(args: argparse.Namespace) -> str:
         return args.study
     if not (args.model and args.dataset):
         raise ConfigError("name the study with --study, or give --model and --dataset")
-    return default_study_name(args.model, dataset_from_args(args).name)
+    return default_study_name(args.model, dataset_from_args(args).study_key)
 
 
 def _show(args: argparse.Namespace, storage_url: str, storage: Any) -> int:
@@ -154,8 +155,8 @@ def _tune(args: argparse.Namespace, storage_url: str) -> int:
         torch.set_num_threads(args.threads)
     dataset = dataset_from_args(args)
     storage = open_storage(storage_url, args.heartbeat)
-    name = args.study or default_study_name(model_class.name, dataset.name)
-    setup = setup_for(model_class.name, dataset.name, config.metric, args.seed, fixed, space)
+    name = args.study or default_study_name(model_class.name, dataset.study_key)
+    setup = setup_for(model_class.name, dataset.study_key, config.metric, args.seed, fixed, space)
     study = open_study(storage, name, setup, sampler, make_pruner(args.pruner))
     started = time.monotonic()
     try:
@@ -227,6 +228,7 @@ def _worker_args(args: argparse.Namespace, storage_url: str, study: str) -> list
     optional = {
         "--datasets-root": args.datasets_root, "--timeout": args.timeout, "--metric": args.metric,
         "--space": args.space, "--epochs": args.epochs, "--threads": args.threads,
+        "--modalities": args.modalities,
     }
     for flag, value in optional.items():
         if value is not None:

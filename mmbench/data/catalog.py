@@ -44,6 +44,12 @@ class CatalogEntry:
         """File name -> SHA-256 recorded in the manifest."""
         return {name: info["sha256"] for name, info in self.manifest["files"].items()}
 
+    @property
+    def default_modalities(self) -> tuple[str, ...] | None:
+        """The feature sets models use by default, from the manifest (None: all of them)."""
+        names = self.manifest.get("default_modalities")
+        return None if names is None else tuple(names)
+
     def summary(self) -> dict[str, Any]:
         """Counts and modalities from the manifest, without loading the data."""
         stats = self.manifest.get("statistics", {})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,7 +19,7 @@ from mmbench.data.checksums import combined_checksum, hash_files, verify_file_ha
 from mmbench.data.dataset import SPLITS, Dataset, Provenance
 from mmbench.data.json_reader import SPLIT_FILES, read_json_layout
 from mmbench.data.mmrec_reader import inter_files, read_mmrec
-from mmbench.data.readers import RawData, feature_paths
+from mmbench.data.readers import FEATURE_SUFFIX, RawData, feature_paths
 from mmbench.data.validation import Shape, dataset_warnings, validate
 from mmbench.errors import DataError
 
@@ -40,6 +40,7 @@ def load_dataset(spec: str | Path, datasets_root: Path | None = None, *, warn: b
             name=target.name,
             expected_sha256=target.expected_sha256,
             shipped=target.origin == "shipped",
+            default_modalities=target.default_modalities,
             warn=warn,
         )
     return load_folder(target, warn=warn)
@@ -51,11 +52,13 @@ def load_folder(
     name: str | None = None,
     expected_sha256: Mapping[str, str] | None = None,
     shipped: bool = False,
+    default_modalities: Sequence[str] | None = None,
     warn: bool = True,
 ) -> Dataset:
     """Read, validate and build the dataset in ``folder`` (either layout).
 
     With ``expected_sha256`` (file name -> hash) the files read must be exactly those, unchanged.
+    ``default_modalities`` names the feature sets models get by default (None: all of them).
     """
     folder = Path(folder)
     layout = detect_layout(folder)
@@ -73,7 +76,7 @@ def load_folder(
         checksum=combined_checksum(file_sha256),
         shipped=shipped,
     )
-    dataset = build_dataset(raw, shape, provenance)
+    dataset = build_dataset(raw, shape, provenance, default_modalities)
     if warn:
         for message in dataset_warnings(dataset):
             LOGGER.warning(message)
@@ -115,8 +118,17 @@ def data_files(folder: Path, layout: str) -> list[Path]:
     return interactions + feature_paths(folder)
 
 
-def build_dataset(raw: RawData, shape: Shape, provenance: Provenance) -> Dataset:
+def build_dataset(
+    raw: RawData, shape: Shape, provenance: Provenance, default_modalities: Sequence[str] | None = None
+) -> Dataset:
     """Assemble the CSR splits (float32 ones, sorted indices) and float32 features."""
+    have = {feature.modality for feature in raw.features}
+    unknown = sorted(set(default_modalities or ()) - have)
+    if unknown:
+        raise DataError(
+            f"{provenance.path}: dataset.json names default modalities {', '.join(unknown)} but the folder "
+            f"has no {', '.join(name + FEATURE_SUFFIX for name in unknown)}; fix 'default_modalities' there"
+        )
     interactions = raw.interactions
     matrices = {}
     for code, split in enumerate(SPLITS):
@@ -135,5 +147,6 @@ def build_dataset(raw: RawData, shape: Shape, provenance: Provenance) -> Dataset
         n_items=shape.n_items,
         features={feature.modality: feature.values for feature in raw.features},
         provenance=provenance,
+        default_modalities=None if default_modalities is None else tuple(default_modalities),
         **matrices,
     )

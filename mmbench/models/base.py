@@ -9,7 +9,7 @@ a model that needs more than one optimiser may own its step by overriding
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Iterator, Mapping, TypeVar
 
 import torch
@@ -31,6 +31,24 @@ class BprBatch:
 
 
 Scorer = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class AblationVariant:
+    """One ablation variant: config overrides, and the feature sets it trains on (None: the run's own)."""
+
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    modalities: tuple[str, ...] | None = None
+
+
+def modality_removal_variants(modalities: tuple[str, ...]) -> dict[str, AblationVariant]:
+    """``w/o-<name>``: the run's feature sets less one, for each of them (none with a single one)."""
+    if len(modalities) < 2:
+        return {}
+    return {
+        f"w/o-{removed}": AblationVariant(modalities=tuple(m for m in modalities if m != removed))
+        for removed in modalities
+    }
 
 
 class RecModel(nn.Module):
@@ -56,12 +74,13 @@ class RecModel(nn.Module):
         return apply_overrides(config, overrides or {})
 
     @classmethod
-    def ablation_variants(cls, modalities: tuple[str, ...]) -> dict[str, dict[str, str]]:
-        """Named ablation variants as config overrides, for a dataset with ``modalities``.
+    def ablation_variants(cls, modalities: tuple[str, ...]) -> dict[str, AblationVariant]:
+        """Named ablation variants for a run on the feature sets ``modalities``.
 
-        ``mmbench ablate`` runs each of them next to the full model; the default declares none.
+        ``mmbench ablate`` runs each of them next to the full model. The default: one variant per
+        feature set removed, for a model that uses features; none for an ID-only model.
         """
-        return {}
+        return modality_removal_variants(modalities) if cls.needs_features else {}
 
     def __init__(self, view: TrainView, config: TrainConfig) -> None:
         super().__init__()

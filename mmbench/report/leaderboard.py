@@ -133,9 +133,17 @@ def without_sweeps(records: Sequence[RunRecord]) -> list[RunRecord]:
     return [r for r in records if sweep_point(r) is None]
 
 
+def modality_selection(record: RunRecord) -> list[str] | None:
+    """The feature sets a record's command chose with ``--modalities`` when they were not the
+    dataset's default ones, else None."""
+    names = record.data.get("modality_selection")
+    return [str(name) for name in names] if isinstance(names, list) else None
+
+
 def row_label(record: RunRecord) -> str:
-    """Model name, then ``[variant]``, ``[param=value]`` of a sweep and ``[key=value, ...]`` of the
-    command line's overrides when set, then ``(tuned)`` if tuned."""
+    """Model name, then ``[variant]``, ``[param=value]`` of a sweep, ``[modalities=...]`` of a
+    non-default feature-set choice and ``[key=value, ...]`` of the command line's overrides when
+    set, then ``(tuned)`` if tuned."""
     label = record.model
     if (name := variant(record)) is not None:
         label += f" [{name}]"
@@ -152,13 +160,21 @@ def ablation_name(record: RunRecord) -> str:
 
 def as_declared(record: RunRecord) -> bool:
     """Whether a record ran its model's configuration as declared: no command-line overrides, not
-    tuned (what a published number for that model or variant describes)."""
-    return not command_line_overrides(record) and not record.data.get("tuned")
+    tuned, on the dataset's default feature sets (what a published number for that model or
+    variant describes)."""
+    return (
+        not command_line_overrides(record)
+        and not record.data.get("tuned")
+        and modality_selection(record) is None
+    )
 
 
 def _settings_suffix(record: RunRecord) -> str:
+    selection = modality_selection(record)
+    suffix = f" [modalities={','.join(selection)}]" if selection is not None else ""
     overrides = command_line_overrides(record)
-    suffix = " [" + ", ".join(f"{key}={value}" for key, value in overrides.items()) + "]" if overrides else ""
+    if overrides:
+        suffix += " [" + ", ".join(f"{key}={value}" for key, value in overrides.items()) + "]"
     return f"{suffix} (tuned)" if record.data.get("tuned") else suffix
 
 
