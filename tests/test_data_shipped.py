@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mmbench.data import default_datasets_root, list_shipped, load_dataset
 from mmbench.data.card import files_markdown, modalities_markdown, statistics_markdown
 from mmbench.data.catalog import read_manifest
-from mmbench.data.checksums import combined_checksum
+from mmbench.data.checksums import combined_checksum, sha256_file
 from mmbench.errors import DataError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RELEASE = REPO_ROOT.parent / "shared" / "datasets" / "lfm2k"
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
+import ship_lfm2k  # noqa: E402
 
 # /work/shared/datasets/README.md: counts and sha256 of the files as published.
 EXPECTED = {
@@ -32,12 +40,23 @@ EXPECTED = {
             "baby.inter": "65ad9a6077958b5e8c10d70ffcf0a90503d5a05d0b37ced5f48ab69e5fc18be4",
         },
     },
+    "lfm2k": {
+        "users": 1858, "items": 1425, "train": 44327, "valid": 4799, "test": 7219,
+        "users_without_train": 0, "cold_items": 0,
+        "modalities": {"audio": 128, "audio_whisper": 512, "text": 384},
+        "sha256": {  # the published vggish.npy, whisper.npy and all-MiniLM-L6-v2.npy, renamed
+            "lfm2k.inter": "a555d4b0bfabe0a11d1758c667eb9a29e574a60bd563848a73f5a6fccda1b0f9",
+            "audio_feat.npy": "50dfedcc27f88929006bc4f425c94c55aa4bce177749b2f93e55fb3d8ac4018c",
+            "audio_whisper_feat.npy": "2a2690ff74430711e5a9e22889b5b40cc1b931f6250f25501192d7d63cf98995",
+            "text_feat.npy": "b21e98a91fc4ec11e879615f3c47b6f15bdb6e3b7c0d2a9cf0b8008ec83c46b0",
+        },
+    },
 }  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def shipped():
-    """Both shipped datasets, loaded once (warnings not logged)."""
+    """The shipped datasets, loaded once (warnings not logged)."""
     return {name: load_dataset(name, warn=False) for name in EXPECTED}
 
 
@@ -94,9 +113,34 @@ def test_shipped_warnings_have_counts(caplog):
     assert any(m.startswith("baby: 2 of 7050 items never appear in train") for m in messages)
 
 
+def test_lfm2k_uses_text_and_vggish_audio_by_default_and_ships_whisper_beside_them(shipped):
+    lfm2k = shipped["lfm2k"]
+    assert lfm2k.modalities == ("audio", "text")
+    assert lfm2k.available_modalities == ("audio", "audio_whisper", "text")
+    assert set(lfm2k.train_view().features) == {"audio", "text"}
+    assert set(lfm2k.with_modalities(["audio_whisper"]).train_view().features) == {"audio_whisper"}
+
+
+def test_lfm2k_item_text_is_checksummed_and_keyed_by_every_item_id(shipped):
+    folder = default_datasets_root() / "lfm2k"
+    side = read_manifest(folder)["side_files"]["item_text.tsv"]
+    assert sha256_file(folder / "item_text.tsv") == side["sha256"]
+    table = pd.read_csv(folder / "item_text.tsv", sep="\t", dtype={"text": str}, keep_default_na=False, quoting=3)
+    assert list(table.columns) == ["itemID", "text"]
+    assert table["itemID"].tolist() == list(range(shipped["lfm2k"].n_items))
+    assert (table["text"].str.len() > 0).all()
+
+
+@pytest.mark.skipif(not RELEASE.is_dir(), reason="the release copy in ../shared/datasets/lfm2k is not here")
+def test_lfm2k_folder_is_rebuilt_byte_for_byte_from_the_release(tmp_path):
+    ship_lfm2k.main([str(RELEASE), "--out", str(tmp_path / "lfm2k")])
+    for name in [*EXPECTED["lfm2k"]["sha256"], "item_text.tsv", "dataset.json"]:
+        assert (tmp_path / "lfm2k" / name).read_bytes() == (default_datasets_root() / "lfm2k" / name).read_bytes(), name
+
+
 def test_list_shipped():
     entries = {entry.name: entry for entry in list_shipped()}
-    assert {"tiktok", "baby"} <= set(entries)
+    assert {"tiktok", "baby", "lfm2k"} <= set(entries)
     summary = entries["tiktok"].summary()
     assert summary["origin"] == "shipped" and summary["users"] == 9308
     assert summary["modalities"] == {"audio": 128, "image": 128}
