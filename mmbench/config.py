@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence, TypeVar, get_type_hints
 
@@ -57,17 +58,22 @@ def config_to_dict(config: TrainConfig) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def config_hash(config: TrainConfig, modalities: Sequence[str] | None = None) -> str:
+def config_hash(
+    config: TrainConfig, modalities: Sequence[str] | None = None, ks: Sequence[int] | None = None
+) -> str:
     """A short stable digest of the config values, used to match runs for ``--resume``.
 
-    ``modalities`` are the feature sets of a run that does not use its dataset's default ones;
-    runs on the default sets leave them out, so their digest is the config's alone.
+    ``modalities`` are the feature sets of a run that does not use its dataset's default ones, and
+    ``ks`` the cut-offs of a run that does not use the default ones; runs on the defaults leave
+    them out, so their digest is the config's alone.
     """
     import hashlib
 
     values: dict[str, Any] = config_to_dict(config)
     if modalities is not None:
         values["__modalities__"] = sorted(modalities)
+    if ks is not None:
+        values["__ks__"] = sorted(ks)
     payload = json.dumps(values, sort_keys=True).encode()
     return hashlib.sha256(payload).hexdigest()[:10]
 
@@ -90,7 +96,10 @@ def _coerce(key: str, raw: Any, kind: Any) -> Any:
                 raise ValueError(text)
             return int(number)
         if kind is float:
-            return float(text)
+            number = float(text)
+            if not math.isfinite(number):
+                raise ConfigError(f"config key {key!r} must be a finite number, got {raw!r}")
+            return number
         if kind is str:
             return text
         return json.loads(text)

@@ -11,6 +11,8 @@ import torch
 
 from mmbench.config import config_hash, config_to_dict
 from mmbench.data.dataset import Dataset
+from mmbench.evaluation.evaluator import validate_ks
+from mmbench.evaluation.metrics import DEFAULT_KS
 from mmbench.evaluation.protocols import get_protocol
 from mmbench.models.base import RecModel
 from mmbench.progress import Progress
@@ -26,7 +28,7 @@ from mmbench.records import (
     write_run_json,
 )
 from mmbench.training.reproducibility import seed_everything
-from mmbench.training.trainer import Trainer
+from mmbench.training.trainer import Trainer, selection_cutoff
 
 logger = logging.getLogger("mmbench.run")
 
@@ -43,6 +45,7 @@ def run_model(
     progress: Progress | None = None,
     extra: Mapping[str, Any] | None = None,
     modalities: Sequence[str] | None = None,
+    ks: Sequence[int] = DEFAULT_KS,
 ) -> list[RunRecord]:
     """Train ``model_class`` on ``dataset`` with ``seed``; write one complete record per protocol.
 
@@ -52,12 +55,15 @@ def run_model(
     separate run under it would give. ``extra`` is merged into every ``run.json`` (for example how
     a tuned configuration was obtained). The checkpoint is deleted once the records are complete.
     With ``resume``, a training already finished (same model, seed, config, data and protocols) is
-    not repeated: its records are returned.
+    not repeated: its records are returned. A training that fails leaves its record marked
+    ``"status": "failed"`` with the error (reports skip it; ``--resume`` continues it from its
+    last checkpoint, if it has one); one interrupted after a checkpoint stays ``running``.
 
     The model gets the feature sets ``dataset`` selects (:meth:`Dataset.with_modalities`), or
     ``modalities`` when given (an ablation variant's subset). Every record names them; when the
     dataset's selection is not its default, the record also keeps it as ``modality_selection``,
-    which reports show in the row label.
+    which reports show in the row label. ``ks`` are the metrics' cut-offs (``--ks``), kept in the
+    record; like a non-default feature-set choice, non-default cut-offs are part of the run's digest.
     """
     protocols = [get_protocol(p).name for p in protocols]
     primary = protocols[0]
@@ -65,7 +71,13 @@ def run_model(
     if modalities is not None:
         dataset = dataset.with_modalities(modalities)
     config = model_class.config_for(dataset.name, overrides)
-    digest = config_hash(config, None if dataset.uses_default_modalities else dataset.modalities)
+    ks = validate_ks(ks, dataset.n_items)
+    selection_cutoff(config, dataset)  # refused here, before a run folder exists
+    digest = config_hash(
+        config,
+        None if dataset.uses_default_modalities else dataset.modalities,
+        None if ks == DEFAULT_KS else ks,
+    )
     checksum = dataset.provenance.checksum if dataset.provenance else None
     if resume:
         finished = find_finished(results_root, dataset.name, model_class.name, seed, digest, protocols, checksum)
@@ -96,16 +108,25 @@ def run_model(
         "config": config_to_dict(config),
         "config_digest": digest,
         "modalities": list(dataset.modalities),
+        "ks": list(ks),
         **({"modality_selection": selection} if selection is not None else {}),
         "started": _now(),
         **(extra or {}),
     }
     write_run_json(run_dir, record)
-    trainer = Trainer(
-        model, dataset, config, protocols, device, seed, run_dir / CHECKPOINT_FILE, progress,
-        on_evaluation=lambda history: write_history(run_dir, history),
-    )
-    outcome = trainer.fit(resume=resuming)
+    try:
+        trainer = Trainer(
+            model, dataset, config, protocols, device, seed, run_dir / CHECKPOINT_FILE, progress,
+            on_evaluation=lambda history: write_history(run_dir, history), ks=ks,
+        )
+        outcome = trainer.fit(resume=resuming)
+    except KeyboardInterrupt:
+        if not (run_dir / CHECKPOINT_FILE).exists():
+            write_run_json(run_dir, {**record, "status": "failed", "error": "interrupted before its first checkpoint"})
+        raise
+    except Exception as error:
+        write_run_json(run_dir, {**record, "status": "failed", "error": str(error) or type(error).__name__})
+        raise
     run_dirs = {primary: run_dir}
     for protocol in protocols[1:]:
         run_dirs[protocol] = new_run_dir(

@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 
 from mmbench.data.dataset import Dataset
+from mmbench.evaluation.metrics import DEFAULT_KS
 from mmbench.errors import ConfigError, MMBenchError
 from mmbench.progress import Progress
 from mmbench.records import RunRecord
@@ -60,7 +61,7 @@ class RunUnit:
 @dataclass(frozen=True)
 class RunSettings:
     """What every run of a command shares; ``threads`` is ``--threads`` (None: see :func:`threads_per_job`),
-    ``modalities`` is ``--modalities`` (None: the dataset's default feature sets)."""
+    ``modalities`` is ``--modalities`` (None: the dataset's default feature sets), ``ks`` is ``--ks``."""
 
     dataset: str
     datasets_root: Path | None
@@ -70,6 +71,7 @@ class RunSettings:
     resume: bool
     threads: int | None
     modalities: tuple[str, ...] | None = None
+    ks: tuple[int, ...] = DEFAULT_KS
 
 
 class _WorkerFailed(MMBenchError):
@@ -131,7 +133,7 @@ def _run_in_process(
         runs = run_model(
             registry.get(unit.model), dataset, unit.seed, settings.protocols, unit.overrides, device,
             settings.results, resume=settings.resume, progress=progress, extra=unit.extra,
-            modalities=unit.modalities,
+            modalities=unit.modalities, ks=settings.ks,
         )
         for record in runs:
             on_result(unit.label, unit.seed, record)
@@ -251,7 +253,7 @@ def _work(settings: RunSettings, unit: RunUnit, index: int, messages) -> None:
         records = run_model(
             default_registry().get(unit.model), dataset.with_modalities(settings.modalities), unit.seed,
             settings.protocols, unit.overrides, torch.device(settings.device), settings.results,
-            resume=settings.resume, extra=unit.extra, modalities=unit.modalities,
+            resume=settings.resume, extra=unit.extra, modalities=unit.modalities, ks=settings.ks,
         )
         messages.put((index, "done", [(str(record.path), record.data) for record in records]))
     except MMBenchError as error:

@@ -76,10 +76,11 @@ def new_run_dir(results_root: Path, dataset: str, model: str, suffix: str) -> Pa
 def find_resumable(
     results_root: Path, dataset: str, model: str, seed: int, config_digest: str, protocol: str
 ) -> Path | None:
-    """The newest unfinished run of the same model, dataset, seed, config and selection protocol."""
+    """The newest unfinished run (still marked running, or failed) with a checkpoint, of the same
+    model, dataset, seed, config and selection protocol."""
     for run_dir, record in _records_newest_first(results_root, dataset, model):
         if (
-            record.get("status") == "running"
+            record.get("status") in ("running", "failed")
             and record.get("seed") == seed
             and record.get("config_digest") == config_digest
             and record.get("protocol") == protocol
@@ -190,13 +191,14 @@ class RunRecord:
 
 
 def load_records(results_root: Path, dataset: str | None = None) -> list[RunRecord]:
-    """Every completed run under ``results_root``; unreadable records are named and skipped."""
+    """Every completed run under ``results_root``; unreadable records are named and skipped, and so
+    are, silently, runs still training or marked failed."""
     base = runs_root(results_root)
     pattern = f"{dataset}/*/*/{RUN_FILE}" if dataset else f"*/*/*/{RUN_FILE}"
     records = []
     for path in sorted(base.glob(pattern)):
         data = _read_json(path)
-        if isinstance(data, dict) and data.get("status") == "running":
+        if isinstance(data, dict) and data.get("status") in ("running", "failed"):
             continue
         if data is None or not {"model", "dataset", "protocol", "metrics"} <= set(data):
             logger.warning("skipping %s: not a readable run record", path)

@@ -96,6 +96,11 @@ def test_lattice_record_of_a_shared_training_equals_a_separate_lattice_run(run_c
         (["--models", "mf_bpr", "--protocol", "latice"], "unknown evaluation protocol 'latice'"),
         (["--models", "mf_bpr", "--set", "metric=recal@20"], "unknown metric"),
         (["--models", "mf_bpr", "--device", "tpu"], "--device 'tpu' is not valid"),
+        (["--models", "mf_bpr", "--set", "lr=nan"], "config key 'lr' must be a finite number, got 'nan'"),
+        (["--models", "mf_bpr", "--set", "lr=inf"], "config key 'lr' must be a finite number, got 'inf'"),
+        (["--models", "mf_bpr", "--epochs", "-1"], "--epochs must be at least 1, got -1"),
+        (["--models", "mf_bpr", "--ks", "0,5"], "--ks expects positive integers"),
+        (["--models", "mf_bpr", "--ks", "5,500"], "cut-off K=500 is larger than the catalogue"),
     ],
 )
 def test_run_rejects_bad_input_with_one_clear_message(run_cli, small_folder: Path, tmp_path: Path, args, message) -> None:
@@ -141,3 +146,31 @@ def test_console_script_is_installed() -> None:
         pytest.skip("the mmbench console script is not on PATH (package not installed)")
     proc = subprocess.run([executable, "--version"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "mmbench" in proc.stdout
+
+
+def test_a_diverging_run_is_marked_failed_and_left_out_of_reports(run_main, small_folder: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    result = run_main(
+        "run", "--models", "mf_bpr", "--dataset", str(small_folder), "--epochs", "2", "--set", "lr=1e30",
+        "--set", "batch_size=32", "--results", str(results),
+    )
+    assert result.returncode == 2 and "the loss became" in result.stderr
+    (record_file,) = results.glob("runs/*/*/*/run.json")
+    record = json.loads(record_file.read_text())
+    assert record["status"] == "failed" and record["error"].startswith("the loss became")
+    leaderboard = run_main("leaderboard", "--dataset", "small", "--results", str(results))
+    assert "mf_bpr" not in leaderboard.stdout and "not a readable run record" not in leaderboard.stderr
+
+
+def test_ks_sets_the_cut_offs_of_a_run_and_its_record(run_main, small_folder: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    result = run_main(
+        "run", "--models", "mf_bpr", "--dataset", str(small_folder), "--epochs", "1", "--ks", "5,10",
+        "--set", "metric=recall@10", "--set", "batch_size=32", "--results", str(results),
+    )
+    assert result.returncode == 0, result.stderr
+    (record_file,) = results.glob("runs/*/*/*/run.json")
+    record = json.loads(record_file.read_text())
+    assert record["ks"] == [5, 10]
+    assert {key.partition("@")[2] for key in record["metrics"]["test"]} == {"5", "10"}
+    assert "recall@10" in result.stdout and "n/a" not in result.stdout

@@ -37,7 +37,7 @@ def run(dataset, root: Path, resume: bool = False):
     return run_model(CrashingMF, dataset, 3, ["lattice"], overrides, torch.device("cpu"), root, resume=resume)
 
 
-def test_resume_finishes_an_interrupted_run_with_the_uninterrupted_result(tmp_path: Path, monkeypatch) -> None:
+def test_resume_finishes_a_failed_run_with_the_uninterrupted_result(tmp_path: Path, monkeypatch) -> None:
     dataset = tiny_dataset()
     (reference,) = run(dataset, tmp_path / "reference")
 
@@ -46,7 +46,8 @@ def test_resume_finishes_an_interrupted_run_with_the_uninterrupted_result(tmp_pa
     with pytest.raises(Crash):
         run(dataset, tmp_path / "resumed")
     (unfinished,) = (tmp_path / "resumed").glob("runs/*/*/*")
-    assert json.loads((unfinished / "run.json").read_text())["status"] == "running"
+    record = json.loads((unfinished / "run.json").read_text())
+    assert record["status"] == "failed" and record["error"] == "Crash"
     assert (unfinished / "checkpoint.pt").exists()
     assert load_records(tmp_path / "resumed") == []
 

@@ -59,6 +59,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, seeds_default: str, 
         help="override a config key, repeatable (see `mmbench models NAME` for the keys)",
     )
     add_modalities_argument(parser)
+    add_ks_argument(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's own choice)")
     parser.add_argument(
@@ -84,6 +85,28 @@ def add_modalities_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_ks_argument(parser: argparse.ArgumentParser) -> None:
+    """``--ks``: the cut-offs K of every metric@K."""
+    parser.add_argument(
+        "--ks", metavar="K,K,...",
+        help="cut-offs of the metrics, comma-separated (default: 10,20,50); the selection metric's K "
+        "is always added",
+    )
+
+
+def ks_from_args(args: argparse.Namespace) -> tuple[int, ...]:
+    """The cut-offs ``--ks`` names (sorted, distinct), or the default ones."""
+    from mmbench.evaluation.metrics import DEFAULT_KS
+
+    text = getattr(args, "ks", None)
+    if text is None:
+        return DEFAULT_KS
+    values = parse_int_list(text, "--ks")
+    if min(values) < 1:
+        raise ConfigError(f"--ks expects positive integers such as 5,10,20, got {text!r}")
+    return tuple(sorted(set(values)))
+
+
 def modalities_from_args(args: argparse.Namespace) -> tuple[str, ...] | None:
     """The feature sets ``--modalities`` names, or None where the flag was not given."""
     text = getattr(args, "modalities", None)
@@ -101,6 +124,8 @@ def training_overrides(args: argparse.Namespace) -> dict[str, str]:
 
     overrides = parse_assignments(args.assignments)
     if args.epochs is not None:
+        if args.epochs < 1:
+            raise ConfigError(f"--epochs must be at least 1, got {args.epochs}")
         overrides["epochs"] = str(args.epochs)
     return overrides
 
@@ -122,16 +147,18 @@ def run_settings(args: argparse.Namespace, protocols: list[str]) -> RunSettings:
     return RunSettings(
         dataset=args.dataset, datasets_root=args.datasets_root, protocols=tuple(protocols),
         device=str(resolve_device(args.device)), results=args.results, resume=args.resume,
-        threads=args.threads, modalities=modalities_from_args(args),
+        threads=args.threads, modalities=modalities_from_args(args), ks=ks_from_args(args),
     )
 
 
 def print_run_result(label: str, seed: int, record) -> None:
-    """One line per finished run record: its selection, test Recall/NDCG@20 and folder."""
+    """One line per finished run record: its selection, test metrics at the selection metric's K
+    (Recall and NDCG@20 by default) and folder."""
     test = record.data["metrics"]["test"]
+    k = str(record.data.get("selection_metric", "recall@20")).partition("@")[2] or "20"
+    shown = " ".join(f"{name}@{k} {test[f'{name}@{k}']:.4f}" for name in ("recall", "ndcg") if f"{name}@{k}" in test)
     print(
         f"{label} seed {seed} [{record.protocol}]: best epoch {record.data['best_epoch']}, "
-        f"test recall@20 {test['recall@20']:.4f} ndcg@20 {test['ndcg@20']:.4f} "
-        f"({record.data['timing']['train_seconds']:.0f} s training) -> {record.path}",
+        f"test {shown} ({record.data['timing']['train_seconds']:.0f} s training) -> {record.path}",
         flush=True,
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from mmbench.cli.common import add_protocol_argument
+from mmbench.cli.common import add_ks_argument, add_protocol_argument, ks_from_args
 from mmbench.cli.datasets_cmd import add_dataset_arguments, dataset_from_args
 from mmbench.errors import DataError
 
@@ -24,6 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_dataset_arguments(parser)
     parser.add_argument("--split", choices=("test", "valid"), default="test")
     add_protocol_argument(parser)
+    add_ks_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object of metric -> value")
     parser.set_defaults(handler=handle)
 
@@ -41,9 +42,10 @@ def load_scores(path: Path) -> np.ndarray:
 def handle(args: argparse.Namespace) -> int:
     from mmbench.evaluation.evaluator import evaluate_score_matrix
 
+    ks = ks_from_args(args)
     scores = load_scores(args.scores)
     dataset = dataset_from_args(args)
-    result = evaluate_score_matrix(scores, dataset, args.split, args.protocol)
+    result = evaluate_score_matrix(scores, dataset, args.split, args.protocol, ks)
     if args.json:
         print(json.dumps(result.metrics, sort_keys=True))
         return 0

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mmbench.cli.common import add_modalities_argument, add_results_argument
+from mmbench.cli.common import add_ks_argument, add_modalities_argument, add_results_argument, ks_from_args
 from mmbench.cli.datasets_cmd import add_dataset_arguments, dataset_from_args
 from mmbench.errors import ConfigError
 from mmbench.tuning.study import PRUNERS, SAMPLERS
@@ -25,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", help="model name (see `mmbench models`)")
     add_dataset_arguments(parser, required=False)
     add_modalities_argument(parser)
+    add_ks_argument(parser)
     parser.add_argument("--trials", type=int, default=20, help="finished trials the study should hold (default: 20)")
     parser.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
     parser.add_argument(
@@ -164,7 +165,7 @@ def _tune(args: argparse.Namespace, storage_url: str) -> int:
             status = _launch(args, study, storage_url, gpus)
         else:
             label = "" if args.worker_index is None else f"[worker {args.worker_index}] "
-            objective = Objective(model_class, dataset, space, fixed, args.seed, device)
+            objective = Objective(model_class, dataset, space, fixed, args.seed, device, ks=ks_from_args(args))
             worker = Worker(
                 study, objective, args.trials, has_heartbeat(storage), args.timeout, label,
                 echo=lambda line: print(line, flush=True),
@@ -228,7 +229,7 @@ def _worker_args(args: argparse.Namespace, storage_url: str, study: str) -> list
     optional = {
         "--datasets-root": args.datasets_root, "--timeout": args.timeout, "--metric": args.metric,
         "--space": args.space, "--epochs": args.epochs, "--threads": args.threads,
-        "--modalities": args.modalities,
+        "--modalities": args.modalities, "--ks": args.ks,
     }
     for flag, value in optional.items():
         if value is not None:

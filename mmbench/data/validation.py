@@ -16,6 +16,7 @@ import numpy as np
 from mmbench.data.dataset import SPLITS, Dataset
 from mmbench.data.readers import RawData, RawFeature, RawInteractions
 from mmbench.errors import DataError
+from mmbench.evaluation.metrics import DEFAULT_KS
 
 _EXAMPLES = 5
 
@@ -67,6 +68,12 @@ def dataset_warnings(dataset: Dataset) -> list[str]:
         messages.append(
             f"{dataset.name}: {cold.size} of {dataset.n_items} items never appear in train "
             f"(cold items, e.g. items {_examples(cold)}); {reach}"
+        )
+    if dataset.n_items < max(DEFAULT_KS):
+        smaller = ",".join(str(k) for k in DEFAULT_KS if k <= dataset.n_items) or str(dataset.n_items)
+        messages.append(
+            f"{dataset.name}: {dataset.n_items} items, fewer than the largest default cut-off "
+            f"K={max(DEFAULT_KS)}; run and evaluate with smaller cut-offs, for example --ks {smaller}"
         )
     return messages
 

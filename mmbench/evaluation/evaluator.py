@@ -25,7 +25,7 @@ import torch
 
 from mmbench.data.dataset import Dataset
 from mmbench.errors import ConfigError, DataError, MMBenchError, TrainingError
-from mmbench.evaluation.metrics import METRICS, CatalogueMetric, PerUserMetric
+from mmbench.evaluation.metrics import DEFAULT_KS, METRICS, CatalogueMetric, PerUserMetric
 from mmbench.evaluation.protocols import Protocol, get_protocol
 
 Scorer = Callable[[torch.Tensor], torch.Tensor]
@@ -85,7 +85,8 @@ def _binary(matrix: sp.spmatrix) -> sp.csr_matrix:
     return binary
 
 
-def _validate_ks(ks: Sequence[int], n_items: int) -> tuple[int, ...]:
+def validate_ks(ks: Sequence[int], n_items: int) -> tuple[int, ...]:
+    """``ks`` sorted and distinct; :class:`ConfigError` unless they are positive and at most ``n_items``."""
     try:
         values = sorted({int(k) for k in ks})
         well_formed = all(int(k) == k for k in ks)
@@ -95,7 +96,8 @@ def _validate_ks(ks: Sequence[int], n_items: int) -> tuple[int, ...]:
         raise ConfigError(f"ks must be a non-empty list of positive integers, got {ks!r}")
     if values[-1] > n_items:
         raise ConfigError(
-            f"cut-off K={values[-1]} is larger than the catalogue ({n_items} items); use smaller ks"
+            f"cut-off K={values[-1]} is larger than the catalogue ({n_items} items); give smaller "
+            "cut-offs with --ks (for example --ks 5,10)"
         )
     return tuple(values)
 
@@ -126,13 +128,13 @@ class Evaluator:
         dataset: Dataset,
         split: str,
         protocol: str | Protocol = "standard",
-        ks: Sequence[int] = (10, 20, 50),
+        ks: Sequence[int] = DEFAULT_KS,
         batch_size: int = 2048,
     ) -> None:
         self.protocol = get_protocol(protocol)
         masked_splits = self.protocol.masked_splits(split)
         self.split = split
-        self.ks = _validate_ks(ks, dataset.n_items)
+        self.ks = validate_ks(ks, dataset.n_items)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.batch_size = batch_size
@@ -295,7 +297,7 @@ def evaluate_score_matrix(
     dataset: Dataset,
     split: str = "test",
     protocol: str | Protocol = "standard",
-    ks: Sequence[int] = (10, 20, 50),
+    ks: Sequence[int] = DEFAULT_KS,
     batch_size: int = 2048,
 ) -> EvalResult:
     """Evaluate a precomputed score matrix (row u = user u), for example a ``np.load`` mmap.

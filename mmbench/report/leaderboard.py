@@ -290,14 +290,30 @@ def _p_values(rows: Sequence[Row], index: int, metric: str, test: str | None) ->
     return {row.label: compare_rows(chosen.records, row.records, values, test) for row in rows if row is not chosen}
 
 
+def metrics_for(records: Sequence[RunRecord]) -> tuple[str, ...]:
+    """The default columns, or, when no record has them (runs with other ``--ks``), recall, ndcg,
+    precision and hit at the selection metric's K, then recall and ndcg at the largest K."""
+    tested = [r.data.get("metrics", {}).get("test", {}) for r in records]
+    if not tested or any(DEFAULT_METRICS[0] in metrics for metrics in tested):
+        return DEFAULT_METRICS
+    ks = sorted({int(key.partition("@")[2]) for metrics in tested for key in metrics if "@" in key})
+    k = str(records[0].data.get("selection_metric", f"recall@{ks[0]}")).partition("@")[2]
+    return (
+        *(f"{name}@{k}" for name in ("recall", "ndcg", "precision", "hit")),
+        *((f"recall@{ks[-1]}", f"ndcg@{ks[-1]}") if str(ks[-1]) != k else ()),
+    )
+
+
 def render(
     records: Sequence[RunRecord],
-    metrics: Sequence[str] = DEFAULT_METRICS,
+    metrics: Sequence[str] | None = None,
     fmt: str = "markdown",
     test: str | None = "wilcoxon",
     reference: str | None = None,
 ) -> str:
-    """All (dataset, protocol) tables of ``records`` as one text in ``fmt``."""
+    """All (dataset, protocol) tables of ``records`` as one text in ``fmt`` (default columns:
+    :func:`metrics_for`)."""
+    metrics = metrics_for(records) if metrics is None else metrics
     if fmt not in FORMATS:
         raise ConfigError(f"unknown format {fmt!r}; valid formats: {', '.join(FORMATS)}")
     tables = build_tables(records, metrics, test, reference)

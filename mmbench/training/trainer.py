@@ -23,14 +23,13 @@ from mmbench.config import TrainConfig
 from mmbench.data.dataset import Dataset
 from mmbench.errors import ConfigError, TrainingError
 from mmbench.evaluation.evaluator import EvalResult, Evaluator
-from mmbench.evaluation.metrics import parse_metric_key
+from mmbench.evaluation.metrics import DEFAULT_KS, parse_metric_key
 from mmbench.evaluation.protocols import get_protocol
 from mmbench.models.base import BprBatch, RecModel
 from mmbench.progress import Progress
 from mmbench.training.reproducibility import capture_rng_state, restore_rng_state
 from mmbench.training.sampler import BprSampler
 
-DEFAULT_KS = (10, 20, 50)
 
 
 def build_optimizer(model: RecModel, config: TrainConfig) -> torch.optim.Optimizer:
@@ -105,6 +104,17 @@ def _cpu_state(model: torch.nn.Module) -> dict[str, Any]:
     }
 
 
+def selection_cutoff(config: TrainConfig, dataset: Dataset) -> int:
+    """The K of the selection metric; :class:`ConfigError` when the catalogue is smaller."""
+    _, metric_k = parse_metric_key(config.metric)
+    if metric_k > dataset.n_items:
+        raise ConfigError(
+            f"the selection metric {config.metric} needs K={metric_k}, more than the {dataset.n_items} "
+            f"items of {dataset.name}; select on a smaller K (for example --set metric=recall@5)"
+        )
+    return metric_k
+
+
 class Trainer:
     """Trains one model on one dataset with one seed; see :meth:`fit`."""
 
@@ -120,8 +130,10 @@ class Trainer:
         progress: Progress | None = None,
         on_evaluation: Callable[[list[dict[str, Any]]], None] | None = None,
         evaluate_test: bool = True,
+        ks: Sequence[int] = DEFAULT_KS,
     ) -> None:
-        """``evaluate_test=False`` builds no test evaluator at all, so that tuning never reads test."""
+        """``evaluate_test=False`` builds no test evaluator at all, so that tuning never reads test.
+        ``ks`` are the cut-offs of every metric; the selection metric's own K is always added."""
         self.model = model.to(device)
         self.dataset = dataset
         self.config = config
@@ -135,8 +147,7 @@ class Trainer:
                 f"protocols {', '.join(protocols)} compute the selection metric {config.metric} "
                 "differently at validation; run them separately or select on another metric"
             )
-        _, metric_k = parse_metric_key(config.metric)
-        ks = tuple(sorted(set(DEFAULT_KS) | {metric_k}))
+        ks = tuple(sorted(set(ks) | {selection_cutoff(config, dataset)}))
         self.evaluators = {
             p: (
                 Evaluator(dataset, "valid", p, ks, config.eval_batch_size),

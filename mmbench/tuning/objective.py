@@ -10,12 +10,13 @@ about the study.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
 from mmbench.data.dataset import Dataset
 from mmbench.errors import TrainingError
+from mmbench.evaluation.metrics import DEFAULT_KS
 from mmbench.models.base import RecModel
 from mmbench.search_space import SearchSpace, suggest
 from mmbench.training.reproducibility import seed_everything
@@ -38,6 +39,7 @@ class Objective:
     seed: int
     device: torch.device
     on_epoch: EpochListener | None = None
+    ks: Sequence[int] = DEFAULT_KS
 
     def __call__(self, trial: Any) -> float:
         import optuna
@@ -61,7 +63,7 @@ class Objective:
         model = self.model_class(self.dataset.train_view(), config)
         trainer = Trainer(
             model, self.dataset, config, SELECTION_PROTOCOL, self.device, self.seed,
-            on_evaluation=report, evaluate_test=False,
+            on_evaluation=report, evaluate_test=False, ks=self.ks,
         )
         try:
             outcome = trainer.fit()
