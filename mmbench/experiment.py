@@ -15,7 +15,7 @@ from mmbench.evaluation.evaluator import validate_ks
 from mmbench.evaluation.metrics import DEFAULT_KS
 from mmbench.evaluation.protocols import get_protocol
 from mmbench.models.base import RecModel
-from mmbench.progress import Progress
+from mmbench.progress import TrainingProgress
 from mmbench.records import (
     CHECKPOINT_FILE,
     RunRecord,
@@ -42,7 +42,7 @@ def run_model(
     device: torch.device,
     results_root: Path,
     resume: bool = False,
-    progress: Progress | None = None,
+    progress: TrainingProgress | None = None,
     extra: Mapping[str, Any] | None = None,
     modalities: Sequence[str] | None = None,
     ks: Sequence[int] = DEFAULT_KS,

@@ -23,6 +23,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import queue
+import sys
 import threading
 import traceback
 from collections import Counter
@@ -35,7 +36,7 @@ import torch
 from mmbench.data.dataset import Dataset
 from mmbench.evaluation.metrics import DEFAULT_KS
 from mmbench.errors import ConfigError, MMBenchError
-from mmbench.progress import Progress
+from mmbench.progress import Progress, TrainingProgress
 from mmbench.records import RunRecord
 
 POLL_SECONDS = 1.0
@@ -128,13 +129,13 @@ def _run_in_process(
     device = torch.device(settings.device)
     records: list[RunRecord] = []
     for unit in units:
-        progress = Progress()
-        progress.update(f"{unit.label} seed {unit.seed}: starting", force=True)
+        progress = TrainingProgress(f"{unit.label} seed {unit.seed}")
         runs = run_model(
             registry.get(unit.model), dataset, unit.seed, settings.protocols, unit.overrides, device,
             settings.results, resume=settings.resume, progress=progress, extra=unit.extra,
             modalities=unit.modalities, ks=settings.ks,
         )
+        progress.close()
         for record in runs:
             on_result(unit.label, unit.seed, record)
         records.extend(runs)
@@ -238,6 +239,12 @@ def exit_with_parent() -> None:
     threading.Thread(target=wait_for_parent, name="mmbench-exit-with-parent", daemon=True).start()
 
 
+def worker_progress_mode() -> str:
+    """A worker prints its per-evaluation lines where output goes to a file; on a terminal it stays
+    quiet under the command's one status line."""
+    return "off" if sys.stderr.isatty() else "lines"
+
+
 def _work(settings: RunSettings, unit: RunUnit, index: int, messages) -> None:
     """A worker's whole life: one run, then one message ``(index, outcome, payload)``."""
     exit_with_parent()
@@ -254,6 +261,7 @@ def _work(settings: RunSettings, unit: RunUnit, index: int, messages) -> None:
             default_registry().get(unit.model), dataset.with_modalities(settings.modalities), unit.seed,
             settings.protocols, unit.overrides, torch.device(settings.device), settings.results,
             resume=settings.resume, extra=unit.extra, modalities=unit.modalities, ks=settings.ks,
+            progress=TrainingProgress(f"{unit.label} seed {unit.seed}", mode=worker_progress_mode()),
         )
         messages.put((index, "done", [(str(record.path), record.data) for record in records]))
     except MMBenchError as error:

@@ -174,3 +174,48 @@ def test_ks_sets_the_cut_offs_of_a_run_and_its_record(run_main, small_folder: Pa
     assert record["ks"] == [5, 10]
     assert {key.partition("@")[2] for key in record["metrics"]["test"]} == {"5", "10"}
     assert "recall@10" in result.stdout and "n/a" not in result.stdout
+
+
+def test_runs_go_to_a_folder_the_user_owns_and_leave_a_clone_clean(run_main, tmp_path: Path, monkeypatch) -> None:
+    """The README's first command, on a short budget: nothing tracked changes, nothing untracked appears."""
+    from conftest import REPO_ROOT
+
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(REPO_ROOT), str(clone)], check=True)
+    monkeypatch.chdir(clone)
+    monkeypatch.delenv("MMBENCH_RESULTS", raising=False)
+    result = run_main("run", "--models", "mf_bpr", "--dataset", "lfm2k", "--epochs", "1", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    assert len(list((clone / "mmbench-results" / "runs" / "lfm2k" / "mf_bpr").glob("*/run.json"))) == 1
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True, check=True)
+    assert status.stdout == ""
+
+
+def test_redirected_output_shows_one_line_per_evaluation(run_main, small_folder: Path, tmp_path: Path) -> None:
+    result = run_main(
+        "run", "--models", "mf_bpr", "--dataset", str(small_folder), "--epochs", "3", "--set", "batch_size=32",
+        "--results", str(tmp_path / "results"),
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("mf_bpr seed 1: epoch")]
+    assert [line.split()[4] for line in lines] == ["1/3", "2/3", "3/3"]
+    assert all("loss" in line and "valid recall@20" in line and "best" in line and "elapsed" in line for line in lines)
+
+
+def test_terminal_progress_keeps_each_evaluation_line_above_the_bar() -> None:
+    import io
+
+    from mmbench.progress import TrainingProgress
+
+    stream = io.StringIO()
+    progress = TrainingProgress("m seed 1", stream=stream, mode="bar")
+    progress.start(epochs=4)
+    for epoch in (1, 2):
+        progress.batch(epoch, 1, 1, 0.5)
+        progress.epoch_done()
+        progress.evaluated(epoch, 0.5, "recall@20", 0.1 * epoch, 0.1 * epoch, epoch)
+    progress.close()
+    text = stream.getvalue()
+    assert "m seed 1 epoch 2/4" in text
+    assert "m seed 1: epoch 1/4 loss 0.5000 valid recall@20 0.1000 (best 0.1000 @ 1)" in text
+    assert "m seed 1: epoch 2/4" in text

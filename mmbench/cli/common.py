@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,10 +14,24 @@ if TYPE_CHECKING:
     from mmbench.parallel_runs import RunSettings
 
 
+RESULTS_ENV = "MMBENCH_RESULTS"
+DEFAULT_RESULTS = Path("mmbench-results")
+
+
+def default_results_root() -> Path:
+    """Where run records go unless ``--results`` says otherwise: ``$MMBENCH_RESULTS`` when set, else
+    ``./mmbench-results``. Never the repository's curated ``results/``, which only a command that
+    names it (``--results results``) reads or writes."""
+    configured = os.environ.get(RESULTS_ENV, "").strip()
+    return Path(configured) if configured else DEFAULT_RESULTS
+
+
 def add_results_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--results", type=Path, default=Path("results"),
-        help="results root; run records go to RESULTS/runs/<dataset>/<model>/<run id> (default: ./results)",
+        "--results", type=Path, default=default_results_root(),
+        help="results root; run records go to RESULTS/runs/<dataset>/<model>/<run id> (default: "
+        f"${RESULTS_ENV} when set, else ./{DEFAULT_RESULTS}; the repository's curated records are "
+        "under ./results, used only when named)",
     )
 
 

@@ -35,8 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-plots", action="store_true", help="write the tables only")
     parser.add_argument(
         "--readme", type=Path, metavar="FILE",
-        help="file whose `<!-- mmbench-report: ... -->` blocks are regenerated too (default: "
-        "./README.md when it exists)",
+        help="a file whose `<!-- mmbench-report: ... -->` blocks are regenerated too (the "
+        "repository's curated results: `mmbench report --results results --readme README.md`)",
     )
     add_results_argument(parser)
     parser.set_defaults(handler=handle)
@@ -47,7 +47,7 @@ def handle(args: argparse.Namespace) -> int:
     if not records:
         raise ConfigError(f"no completed runs under {args.results / 'runs'}; nothing to report")
     main = records if args.include_sweeps else without_sweeps(records)
-    readme = _readme(args.readme, args.results)
+    readme = _readme(args.readme)
     readme_text = None if readme is None else readme.read_text(encoding="utf-8")
     filled_readme = None if readme_text is None else fill_blocks(readme_text, main, str(readme))
     written = []
@@ -77,13 +77,9 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def _readme(path: Path | None, results: Path) -> Path | None:
-    """The file whose report blocks to refresh: ``--readme``, which must exist, else the README.md
-    beside the results folder when there is one (./README.md for ./results). A results folder
-    elsewhere never rewrites the README of the folder the command runs in."""
-    if path is None:
-        default = Path(results).resolve().parent / "README.md"
-        return default if default.is_file() else None
-    if not path.is_file():
+def _readme(path: Path | None) -> Path | None:
+    """The file whose report blocks to refresh: ``--readme``, which must exist; none without it, so
+    that a user's own results never rewrite a README they did not name."""
+    if path is not None and not path.is_file():
         raise ConfigError(f"--readme {path}: no such file; give an existing file or leave --readme out")
     return path

@@ -26,7 +26,7 @@ from mmbench.evaluation.evaluator import EvalResult, Evaluator
 from mmbench.evaluation.metrics import DEFAULT_KS, parse_metric_key
 from mmbench.evaluation.protocols import get_protocol
 from mmbench.models.base import BprBatch, RecModel
-from mmbench.progress import Progress
+from mmbench.progress import TrainingProgress
 from mmbench.training.reproducibility import capture_rng_state, restore_rng_state
 from mmbench.training.sampler import BprSampler
 
@@ -127,7 +127,7 @@ class Trainer:
         device: torch.device,
         seed: int,
         checkpoint_path: Path | None = None,
-        progress: Progress | None = None,
+        progress: TrainingProgress | None = None,
         on_evaluation: Callable[[list[dict[str, Any]]], None] | None = None,
         evaluate_test: bool = True,
         ks: Sequence[int] = DEFAULT_KS,
@@ -139,7 +139,7 @@ class Trainer:
         self.config = config
         self.device = device
         self.checkpoint_path = checkpoint_path
-        self.progress = progress or Progress(enabled=False)
+        self.progress = progress or TrainingProgress(mode="off")
         self.on_evaluation = on_evaluation
         protocols = [protocols] if isinstance(protocols, str) else list(protocols)
         if not shares_selection(protocols, config.metric):
@@ -185,7 +185,7 @@ class Trainer:
                 )
             for key, value in parts.items():
                 sums[key] = sums.get(key, 0.0) + value
-            self.progress.update(f"epoch {epoch} batch {index + 1}/{n_batches} loss {loss:.4f}")
+            self.progress.batch(epoch, index + 1, n_batches, loss)
         return {key: value / n_batches for key, value in sums.items()}
 
     def _save_checkpoint(self, state: _LoopState) -> None:
@@ -221,10 +221,12 @@ class Trainer:
         can_resume = resume and self.checkpoint_path is not None and self.checkpoint_path.exists()
         state = self._load_checkpoint() if can_resume else _LoopState()
         stopped_early = False
+        self.progress.start(config.epochs, state.epoch)
         for epoch in range(state.epoch + 1, config.epochs + 1):
             started = time.perf_counter()
             losses = self._train_epoch(epoch)
             elapsed = time.perf_counter() - started
+            self.progress.epoch_done()
             state.train_seconds += elapsed
             state.epoch_seconds.append(elapsed)
             state.epoch = epoch
@@ -246,10 +248,8 @@ class Trainer:
             self._save_checkpoint(state)
             if self.on_evaluation:
                 self.on_evaluation(state.history)
-            self.progress.update(
-                f"epoch {epoch}: valid {config.metric} {value:.4f} "
-                f"(best {state.best_value:.4f} @ {state.best_epoch})",
-                force=True,
+            self.progress.evaluated(
+                epoch, losses.get("loss", float("nan")), config.metric, value, state.best_value, state.best_epoch
             )
             stopped_early = config.patience > 0 and state.bad_evaluations >= config.patience
             if stopped_early:
