@@ -29,7 +29,7 @@ from torch import nn
 from mmbench.config import TrainConfig
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
-from mmbench.models.base import BprBatch, PropagatedEmbeddingModel, register_model
+from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
 from mmbench.models.graph import layer_mean_propagation, symmetric_bipartite_adjacency
 from mmbench.models.knn import KnnGraph, knn_graph, symmetric_normalise
 from mmbench.models.losses import bpr_loss, l2_penalty
@@ -122,7 +122,6 @@ class ModalityGraph(nn.Module):
         return self._reused
 
 
-@register_model("lattice")
 class Lattice(PropagatedEmbeddingModel):
     """LATTICE: learned modality item graphs added to a LightGCN backbone (ACM MM 2021).
 

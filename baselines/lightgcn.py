@@ -14,7 +14,7 @@ from torch import nn
 
 from mmbench.config import TrainConfig
 from mmbench.data.dataset import TrainView
-from mmbench.models.base import BprBatch, PropagatedEmbeddingModel, register_model
+from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
 from mmbench.models.graph import layer_mean_propagation, symmetric_bipartite_adjacency
 from mmbench.models.losses import bpr_loss, l2_penalty
 from mmbench.search_space import FloatParam, IntParam
@@ -27,9 +27,8 @@ class LightGCNConfig(TrainConfig):
     reg_weight: float = 1e-4
 
 
-@register_model("lightgcn")
 class LightGCN(PropagatedEmbeddingModel):
-    """Layer-averaged propagation of user and item ID embeddings."""
+    """LightGCN (He et al., SIGIR 2020): layer-averaged graph propagation of user and item ID embeddings."""
 
     config_class = LightGCNConfig
     search_space = {

@@ -14,7 +14,7 @@ from torch import nn
 
 from mmbench.config import TrainConfig
 from mmbench.data.dataset import TrainView
-from mmbench.models.base import BprBatch, RecModel, register_model
+from mmbench.models.base import BprBatch, RecModel
 from mmbench.models.losses import bpr_loss, l2_penalty
 from mmbench.search_space import FloatParam, IntParam
 
@@ -25,9 +25,8 @@ class MFBPRConfig(TrainConfig):
     reg_weight: float = 1e-5
 
 
-@register_model("mf_bpr")
 class MFBPR(RecModel):
-    """User and item ID embeddings, scored by dot product."""
+    """MF-BPR (Rendle et al., UAI 2009): user and item ID embeddings scored by dot product, trained with BPR."""
 
     config_class = MFBPRConfig
     search_space = {

@@ -20,7 +20,7 @@ from torch import nn
 from mmbench.config import TrainConfig
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
-from mmbench.models.base import BprBatch, PropagatedEmbeddingModel, register_model
+from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
 from mmbench.models.graph import mean_bipartite_adjacency, sparse_matmul, transpose_csr
 from mmbench.models.losses import bpr_loss, l2_penalty
 from mmbench.search_space import Categorical, FloatParam, IntParam
@@ -125,9 +125,8 @@ class _ModalityGCN(nn.Module):
         return nodes
 
 
-@register_model("mmgcn")
 class MMGCN(PropagatedEmbeddingModel):
-    """Per-modality GCNs with trained ID embeddings; the modalities' outputs are summed.
+    """MMGCN (Wei et al., ACM MM 2019): a GCN per modality with trained ID embeddings, outputs summed.
 
     Layer l of modality m, for every node v (user or item) with neighbours N(v):
     h = LeakyReLU(mean_{j in N(v)} W_1 x_j), x_hat = LeakyReLU(W_2 x_v) + id_v, and

@@ -17,7 +17,7 @@ from torch import nn
 from mmbench.config import TrainConfig
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
-from mmbench.models.base import BprBatch, RecModel, Scorer, register_model
+from mmbench.models.base import BprBatch, RecModel, Scorer
 from mmbench.models.losses import bpr_loss, l2_penalty
 from mmbench.search_space import Categorical, FloatParam
 
@@ -59,9 +59,10 @@ class VBPRConfig(TrainConfig):
             )
 
 
-@register_model("vbpr")
 class VBPR(RecModel):
-    """score(u, i) = beta_i + gamma_u . gamma_i + theta_u . (E f_i) + beta' . f_i, trained with BPR.
+    """VBPR (He & McAuley, AAAI 2016): ID factors plus a linear projection of the item features.
+
+    score(u, i) = beta_i + gamma_u . gamma_i + theta_u . (E f_i) + beta' . f_i, trained with BPR.
 
     f_i is the concatenation of all the dataset's modalities (``view.modalities`` order), used raw
     as the paper uses its CNN features: E is linear, so any per-modality scale is absorbed by E.

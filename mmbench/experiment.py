@@ -65,6 +65,8 @@ def run_model(
     which reports show in the row label. ``ks`` are the metrics' cut-offs (``--ks``), kept in the
     record; like a non-default feature-set choice, non-default cut-offs are part of the run's digest.
     """
+    if not model_class.name:
+        raise TypeError(f"{model_class.__name__} has no name: load it through a ModelRegistry (declare its entry point)")
     protocols = [get_protocol(p).name for p in protocols]
     primary = protocols[0]
     selection = None if dataset.uses_default_modalities else list(dataset.modalities)

@@ -40,7 +40,6 @@ from mmbench.models.base import (
     BprBatch,
     PropagatedEmbeddingModel,
     modality_removal_variants,
-    register_model,
 )
 from mmbench.models.losses import bpr_loss, l2_penalty
 from mmbench.search_space import Categorical, FloatParam
@@ -67,9 +66,12 @@ def _norm(x: torch.Tensor) -> torch.Tensor:
     return F.normalize(x, p=2, dim=1)
 
 
-@register_model("mmssl")
 class MMSSL(PropagatedEmbeddingModel):
-    """The paper's MMSSL; see the module docstring."""
+    """MMSSL (Wei et al., WWW 2023): adversarial modality graphs and cross-modal contrast, as the paper describes.
+
+    The module docstring describes the parts; ``mmssl/config.py`` the switches that separate the
+    paper's method from the released code.
+    """
 
     config_class = MMSSLConfig
     needs_features = True
@@ -347,8 +349,10 @@ class MMSSL(PropagatedEmbeddingModel):
             self.d_optimizer.load_state_dict(state["d_optimizer"])
 
 
-@register_model("mmssl-official")
 class OfficialMMSSL(MMSSL):
-    """MMSSL with the released code's behaviours switched on (:class:`OfficialMMSSLConfig`)."""
+    """MMSSL as the authors' released code behaves (each departure from the paper a config switch).
+
+    The switches and their values are :class:`~mmssl.config.OfficialMMSSLConfig`'s.
+    """
 
     config_class = OfficialMMSSLConfig

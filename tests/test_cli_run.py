@@ -28,6 +28,8 @@ def test_models_lists_the_builtin_plugins(run_cli) -> None:
     result = run_cli("models")
     assert result.returncode == 0, result.stderr
     assert "mf_bpr" in result.stdout and "lightgcn" in result.stdout
+    for fragment in (":class:", "``", "see the module docstring"):
+        assert fragment not in result.stdout
     detail = run_cli("models", "lightgcn")
     assert detail.returncode == 0 and "n_layers" in detail.stdout and "reg_weight" in detail.stdout
 

@@ -51,7 +51,9 @@ def test_validate_ok_prints_counts_and_logs_warnings(run_main, tmp_path, write_j
     assert result.returncode == 0
     assert result.stdout.startswith(f"OK: {folder} (json layout): 4 users, 5 items, 8 / 4 / 4")
     assert [r.getMessage() for r in caplog.records] == [
-        "tiny_json: 1 of 5 items never appear in train (cold items, e.g. items 0); no model learns them"
+        "tiny_json: 1 of 5 items never appear in train (cold items, e.g. items 0); no model learns them",
+        "tiny_json: 5 items, fewer than the largest default cut-off K=50; run and evaluate with smaller "
+        "cut-offs, for example --ks 5 --set metric=recall@5",
     ]
 
 

@@ -86,7 +86,8 @@ def test_warnings_count_users_without_train_and_cold_items(tmp_path, write_mmrec
     with caplog.at_level(logging.WARNING, logger="mmbench.data"):
         load_folder(write_mmrec(tmp_path, rows=rows))
     messages = [record.getMessage() for record in caplog.records]
-    assert len(messages) == 2
+    assert len(messages) == 3
+    assert messages[2].endswith("fewer than the largest default cut-off K=50; run and evaluate with smaller cut-offs, for example --ks 5 --set metric=recall@5")
     assert messages[0].startswith("tiny: 1 of 4 users have no training interaction (e.g. users 3)")
     assert messages[1].startswith("tiny: 1 of 5 items never appear in train (cold items, e.g. items 0)")
 

@@ -259,3 +259,25 @@ def test_validate_error_through_a_real_process(case, tmp_path, write_mmrec, writ
     result = run_cli(*argv)
     assert result.stdout == ""
     _check(case, result.returncode, result.stderr)
+
+
+def test_validate_lists_every_consistency_problem_with_its_place(run_main, tmp_path, write_mmrec, tiny_rows):
+    rows = [tuple(row) for row in tiny_rows]
+    duplicated = rows + [rows[0]]  # the first pair again, in its own split
+    features = _tiny_features()
+    features["audio"] = features["audio"].copy()
+    features["audio"][2, 0] = np.nan
+    folder = write_mmrec(tmp_path, rows=duplicated, features=features)
+    result = run_main("datasets", "validate", str(folder))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == "mmbench: error: 2 problems:"
+    assert lines[1].startswith("  - duplicate ") and f"line {len(duplicated) + 1}" in lines[1]
+    assert lines[2].startswith(f"  - {folder / 'audio_feat.npy'}: 1 NaN or Inf value(s)")
+
+
+def test_a_line_with_a_missing_field_says_so(run_main, tmp_path, write_mmrec):
+    folder = write_mmrec(tmp_path, text=HEADER + "0\t0\t0\n0\t1\n")
+    result = run_main("datasets", "validate", str(folder))
+    assert result.returncode == 2
+    assert "tiny.inter line 3: x_label is empty or missing; every line needs one tab-separated value per header column" in result.stderr

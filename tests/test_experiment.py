@@ -11,6 +11,7 @@ import torch
 from baselines.mf_bpr import MFBPR
 from mmbench.experiment import run_model
 from mmbench.models.base import BprBatch
+from mmbench.models.registry import ModelRegistry
 from mmbench.records import load_records
 from synthetic import tiny_dataset
 
@@ -30,6 +31,9 @@ class CrashingMF(MFBPR):
                 raise Crash
             CrashingMF.steps_before_crash -= 1
         return super().train_step(batch, optimizer)
+
+
+ModelRegistry().add(CrashingMF, "crashing_mf")
 
 
 def run(dataset, root: Path, resume: bool = False):

@@ -11,7 +11,7 @@ import torch
 
 from mmbench.config import TrainConfig
 from mmbench.errors import ConfigError
-from mmbench.models import BprBatch, ModelRegistry, RecModel, default_registry, register_model
+from mmbench.models import BprBatch, ModelRegistry, RecModel, default_registry
 from mmbench.models.graph import symmetric_bipartite_adjacency
 from mmbench.training.reproducibility import seed_everything
 from mmbench.training.trainer import Trainer
@@ -62,17 +62,30 @@ def test_registry_lists_builtin_models_and_rejects_unknown() -> None:
         registry.get("lightgnc")
 
 
-def test_register_model_checks_the_contract() -> None:
-    with pytest.raises(TypeError, match="must implement score"):
+def test_the_registry_checks_the_contract() -> None:
+    class Broken(RecModel):
+        def loss(self, batch: BprBatch) -> dict[str, torch.Tensor]:
+            return {}
 
-        @register_model("broken")
-        class Broken(RecModel):
-            def loss(self, batch: BprBatch) -> dict[str, torch.Tensor]:
-                return {}
+    with pytest.raises(TypeError, match="model 'broken': Broken must implement score"):
+        ModelRegistry().add(Broken, "broken")
+
+
+def test_names_are_checked_without_importing_a_model() -> None:
+    registry = ModelRegistry({"fine": "no_such_package.module:Model"})
+    assert registry.check("fine") == ["fine"]
+    with pytest.raises(ConfigError, match="unknown model 'lightgnc', 'x'; valid models: fine"):
+        registry.check("fine,lightgnc,x")
+
+
+def test_every_builtin_model_is_named_by_its_entry_point() -> None:
+    registry = default_registry()
+    assert {"mf_bpr", "lightgcn", "vbpr", "mmgcn", "lattice", "mmssl", "mmssl-official"} <= set(registry.names())
+    for name in registry.names():
+        assert registry.get(name).name == name
 
 
 def test_registry_accepts_a_model_defined_elsewhere() -> None:
-    @register_model("popularity")
     class Popularity(RecModel):
         """Scores items by training popularity (a model defined outside mmbench)."""
 
@@ -90,8 +103,8 @@ def test_registry_accepts_a_model_defined_elsewhere() -> None:
             return self.counts.expand(len(users), -1)
 
     registry = ModelRegistry()
-    registry.add(Popularity)
-    assert registry.get("popularity") is Popularity
+    registry.add(Popularity, "popularity")
+    assert registry.get("popularity") is Popularity and Popularity.name == "popularity"
 
 
 def test_symmetric_adjacency_is_normalised_and_handles_isolated_nodes() -> None:

@@ -15,16 +15,14 @@ from typing import TYPE_CHECKING
 from mmbench.cli.common import (
     add_results_argument,
     add_training_arguments,
+    check_training_arguments,
     overrides_extra,
-    parse_int_list,
     parse_name_list,
     print_run_result,
     run_settings,
-    training_overrides,
 )
 from mmbench.cli.datasets_cmd import add_dataset_arguments, dataset_from_args
 from mmbench.errors import ConfigError
-from mmbench.evaluation.protocols import get_protocol
 
 if TYPE_CHECKING:
     from mmbench.models.base import AblationVariant
@@ -75,15 +73,15 @@ def select_variants(
 
 
 def handle(args: argparse.Namespace) -> int:
+    checked = check_training_arguments(args, args.model)
+    # torch and the models load only now: a mistyped flag, name or seed is refused before them
     from mmbench.models.registry import default_registry
     from mmbench.parallel_runs import RunUnit, run_units
     from mmbench.report.leaderboard import render
 
-    model_class = default_registry().get(args.model)
-    seeds = parse_int_list(args.seeds, "--seeds")
-    protocols = [get_protocol(name).name for name in parse_name_list(args.protocol)]
-    overrides = training_overrides(args)
+    seeds, protocols, overrides = checked.seeds, checked.protocols, checked.overrides
     shared = run_settings(args, protocols)
+    model_class = default_registry().get(args.model.strip())
     dataset = dataset_from_args(args)
     variants = select_variants(model_class.ablation_variants(dataset.modalities), args.model, args.variants)
     for changes in variants.values():

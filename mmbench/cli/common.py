@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mmbench.errors import ConfigError
-from mmbench.evaluation.protocols import PROTOCOLS
+from mmbench.evaluation.protocols import PROTOCOLS, get_protocol
 
 if TYPE_CHECKING:
     from mmbench.parallel_runs import RunSettings
@@ -149,6 +150,34 @@ def overrides_extra(overrides: dict[str, str]) -> dict[str, dict[str, str]]:
     """What a run record stores of the command line's overrides: ``{"overrides": {...}}`` when
     there are any, so that reports label the run by them instead of mixing it with default runs."""
     return {"overrides": dict(overrides)} if overrides else {}
+
+
+@dataclass(frozen=True)
+class TrainingArguments:
+    """The parsed flags of a training command that every run shares."""
+
+    seeds: list[int]
+    protocols: list[str]
+    overrides: dict[str, str]
+
+
+def check_training_arguments(args: argparse.Namespace, models: str) -> TrainingArguments:
+    """Check what needs neither torch, the models nor the data, so that a typo is refused at once:
+    the model names (``models``), --seeds, --protocol, --set/--epochs, --ks, --modalities and the
+    dataset name or folder."""
+    from mmbench.data.catalog import resolve
+    from mmbench.models.registry import default_registry
+
+    default_registry().check(models)
+    seeds = parse_int_list(args.seeds, "--seeds")
+    protocols = [get_protocol(name).name for name in parse_name_list(args.protocol)]
+    if not protocols:
+        raise ConfigError(f"--protocol expects protocol names such as standard,lattice, got {args.protocol!r}")
+    overrides = training_overrides(args)
+    ks_from_args(args)
+    modalities_from_args(args)
+    resolve(args.dataset, args.datasets_root)
+    return TrainingArguments(seeds, protocols, overrides)
 
 
 def run_settings(args: argparse.Namespace, protocols: list[str]) -> RunSettings:

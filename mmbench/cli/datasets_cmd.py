@@ -12,13 +12,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from mmbench.cli.common import modalities_from_args
-from mmbench.data.card import split_statistics
 from mmbench.data.catalog import CatalogEntry, default_datasets_root, list_shipped, resolve
-from mmbench.data.dataset import SPLITS, Dataset
-from mmbench.data.importer import import_dataset
-from mmbench.data.loading import load_dataset
-from mmbench.data.validation import dataset_warnings
+
+if TYPE_CHECKING:
+    from mmbench.data.dataset import Dataset
 
 _ROOT_HELP = "folder of named datasets (default: the repository's datasets/ folder)"
 
@@ -35,9 +35,16 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, *, required: bool = T
     parser.add_argument("--datasets-root", type=Path, metavar="DIR", default=None, help=_ROOT_HELP)
 
 
+def check_dataset_argument(args: argparse.Namespace) -> None:
+    """Refuse an unknown ``--dataset`` name or a missing folder before anything heavy loads."""
+    resolve(args.dataset, args.datasets_root)
+
+
 def dataset_from_args(args: argparse.Namespace) -> Dataset:
     """Load the dataset that ``--dataset`` / ``--datasets-root`` name (checked and validated), with
     the feature sets ``--modalities`` selects where the command has that flag."""
+    from mmbench.data.loading import load_dataset
+
     return load_dataset(args.dataset, args.datasets_root).with_modalities(modalities_from_args(args))
 
 
@@ -103,6 +110,8 @@ def _root(args: argparse.Namespace) -> Path:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from mmbench.data.dataset import SPLITS
+
     entries = list_shipped(args.datasets_root)
     if not entries:
         print(f"no datasets in {_root(args)}")
@@ -135,6 +144,8 @@ def _count(value: Any) -> str:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from mmbench.data.loading import load_dataset
+
     target = resolve(args.dataset, args.datasets_root)
     dataset = load_dataset(args.dataset, args.datasets_root, warn=False)
     report = _report(dataset, target if isinstance(target, CatalogEntry) else None)
@@ -147,6 +158,9 @@ def _info(args: argparse.Namespace) -> int:
 
 def _report(dataset: Dataset, entry: CatalogEntry | None) -> dict[str, Any]:
     """Everything ``info`` shows, as JSON-ready data."""
+    from mmbench.data.card import split_statistics
+    from mmbench.data.validation import dataset_warnings
+
     provenance = dataset.provenance
     assert provenance is not None, "load_dataset always records provenance"
     return {
@@ -198,6 +212,7 @@ def _format_report(report: dict[str, Any]) -> str:
 def _probe(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
+    from mmbench.data.loading import load_dataset
     from mmbench.errors import ConfigError
     from mmbench.evaluation.content_probe import probe
 
@@ -219,6 +234,9 @@ def _probe(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from mmbench.data.dataset import SPLITS
+    from mmbench.data.loading import load_dataset
+
     dataset = load_dataset(args.path, args.datasets_root)
     stats = dataset.statistics()
     counts = " / ".join(f"{stats['interactions'][split]:,}" for split in SPLITS)
@@ -233,6 +251,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from mmbench.data.importer import import_dataset
+
     dest = args.dest if args.dest is not None else _root(args)
     target = import_dataset(args.path, args.name, dest, overwrite=args.overwrite)
     in_catalogue = dest.resolve() == _root(args).resolve()

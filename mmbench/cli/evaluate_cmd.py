@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-
-import numpy as np
-from tabulate import tabulate
+from typing import TYPE_CHECKING
 
 from mmbench.cli.common import add_ks_argument, add_protocol_argument, ks_from_args
 from mmbench.cli.datasets_cmd import add_dataset_arguments, dataset_from_args
 from mmbench.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def load_scores(path: Path) -> np.ndarray:
     """The score matrix, memory-mapped; a missing or unreadable file is a :class:`DataError`."""
+    import numpy as np
+
     if not path.is_file():
         raise DataError(f"{path}: no such file; pass --scores a .npy file saved with numpy.save")
     try:
@@ -40,6 +43,8 @@ def load_scores(path: Path) -> np.ndarray:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
     from mmbench.evaluation.evaluator import evaluate_score_matrix
 
     ks = ks_from_args(args)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 
 from tabulate import tabulate
 
@@ -14,6 +15,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("models", help="list the registered models")
     parser.add_argument("name", nargs="?", help="show one model's hyperparameters and search space")
     parser.set_defaults(handler=handle)
+
+
+def summary(cls: type) -> str:
+    """The first line of a model's docstring, with reStructuredText roles shown as plain names."""
+    first = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+    return re.sub(r":[a-z]+:`~?([^`]+)`", lambda match: match.group(1).rsplit(".", 1)[-1], first).replace("``", "")
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -29,7 +36,7 @@ def handle(args: argparse.Namespace) -> int:
             [f.name, f.default, "trainer" if f.name in shared else "model", space.get(f.name, "")]
             for f in dataclasses.fields(cls.config_class)
         ]
-        print(f"{cls.name}: {(cls.__doc__ or '').strip().splitlines()[0]}")
+        print(f"{cls.name}: {summary(cls)}")
         print(tabulate(rows, headers=["key", "default", "kind", "search space"], tablefmt="simple"))
         for dataset, preset in sorted(cls.dataset_presets.items()):
             if preset:
@@ -39,7 +46,6 @@ def handle(args: argparse.Namespace) -> int:
     rows = []
     for name in registry.names():
         cls = registry.get(name)
-        summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        rows.append([name, "yes" if cls.needs_features else "no", summary])
+        rows.append([name, "yes" if cls.needs_features else "no", summary(cls)])
     print(tabulate(rows, headers=["model", "needs features", "description"], tablefmt="simple"))
     return 0

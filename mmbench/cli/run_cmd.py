@@ -9,16 +9,13 @@ from typing import Any
 from mmbench.cli.common import (
     add_results_argument,
     add_training_arguments,
+    check_training_arguments,
     overrides_extra,
-    parse_int_list,
-    parse_name_list,
     print_run_result,
     run_settings,
-    training_overrides,
 )
 from mmbench.cli.datasets_cmd import add_dataset_arguments, dataset_from_args
 from mmbench.errors import ConfigError
-from mmbench.evaluation.protocols import get_protocol
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,18 +41,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    # torch and the models load here, not at start-up, so that other commands start fast
+    checked = check_training_arguments(args, args.models)
+    # torch and the models load only now: a mistyped flag, name or seed is refused before them
     from mmbench.models.registry import default_registry
     from mmbench.parallel_runs import RunUnit, run_units
     from mmbench.report.leaderboard import render
     from mmbench.training.trainer import shares_selection
 
-    registry = default_registry()
-    model_classes = registry.resolve(args.models)
-    seeds = parse_int_list(args.seeds, "--seeds")
-    protocols = [get_protocol(name).name for name in parse_name_list(args.protocol)]
-    overrides = training_overrides(args)
+    seeds, protocols, overrides = checked.seeds, checked.protocols, checked.overrides
     shared = run_settings(args, protocols)
+    model_classes = default_registry().resolve(args.models)
     dataset = dataset_from_args(args)
     settings = {cls.name: _tuned_settings(args, cls.name, dataset.study_key, overrides) for cls in model_classes}
     for cls in model_classes:

@@ -12,16 +12,14 @@ import json
 from mmbench.cli.common import (
     add_results_argument,
     add_training_arguments,
-    parse_int_list,
+    check_training_arguments,
     parse_name_list,
     print_run_result,
     run_settings,
-    training_overrides,
 )
 from mmbench.cli.datasets_cmd import add_dataset_arguments, dataset_from_args
 from mmbench.config import TrainConfig, apply_overrides
 from mmbench.errors import ConfigError
-from mmbench.evaluation.protocols import get_protocol
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,17 +39,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    # torch and the models load here, not at start-up, so that other commands start fast
+    checked = check_training_arguments(args, args.model)
+    # torch and the models load only now: a mistyped flag, name or seed is refused before them
     from mmbench.models.registry import default_registry
     from mmbench.parallel_runs import RunUnit, run_units
     from mmbench.report.leaderboard import render
     from mmbench.training.trainer import shares_selection
 
-    model_class = default_registry().get(args.model.strip())
-    seeds = parse_int_list(args.seeds, "--seeds")
-    protocols = [get_protocol(name).name for name in parse_name_list(args.protocol)]
-    overrides = training_overrides(args)
+    seeds, protocols, overrides = checked.seeds, checked.protocols, checked.overrides
     shared = run_settings(args, protocols)
+    model_class = default_registry().get(args.model.strip())
     dataset = dataset_from_args(args)
     points = sweep_points(model_class.config_for(dataset.name), args.param, parse_name_list(args.values), overrides)
     for raw, config in points:

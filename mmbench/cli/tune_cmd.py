@@ -116,10 +116,24 @@ def _report(args: argparse.Namespace, study: Any, storage_url: str) -> None:
 
 
 def _tune(args: argparse.Namespace, storage_url: str) -> int:
+    from mmbench.data.catalog import resolve
+    from mmbench.models.registry import default_registry
+
+    if not (args.model and args.dataset):
+        raise ConfigError("mmbench tune needs --model and --dataset (or --show with --study)")
+    default_registry().check(args.model)
+    resolve(args.dataset, args.datasets_root)
+    ks = ks_from_args(args)
+    if args.trials < 1:
+        raise ConfigError(f"--trials must be at least 1, got {args.trials}")
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
+    # torch and the models load only now: a mistyped flag, name or dataset is refused before them
     import torch
 
     from mmbench.config import apply_overrides, parse_assignments
-    from mmbench.models.registry import default_registry
     from mmbench.progress import Progress
     from mmbench.training.reproducibility import resolve_device
     from mmbench.tuning import launcher
@@ -129,14 +143,6 @@ def _tune(args: argparse.Namespace, storage_url: str) -> int:
     from mmbench.tuning.study import make_pruner, make_sampler, open_study, setup_for
     from mmbench.tuning.worker import Worker
 
-    if not (args.model and args.dataset):
-        raise ConfigError("mmbench tune needs --model and --dataset (or --show with --study)")
-    if args.trials < 1:
-        raise ConfigError(f"--trials must be at least 1, got {args.trials}")
-    if args.workers < 1:
-        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
-    if args.threads is not None and args.threads < 1:
-        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
     gpus = launcher.parse_gpus(args.gpus) if args.gpus else None
     if gpus and args.worker_index is None:
         launcher.check_gpus(gpus, torch.cuda.device_count() if torch.cuda.is_available() else 0)
@@ -165,7 +171,7 @@ def _tune(args: argparse.Namespace, storage_url: str) -> int:
             status = _launch(args, study, storage_url, gpus)
         else:
             label = "" if args.worker_index is None else f"[worker {args.worker_index}] "
-            objective = Objective(model_class, dataset, space, fixed, args.seed, device, ks=ks_from_args(args))
+            objective = Objective(model_class, dataset, space, fixed, args.seed, device, ks=ks)
             worker = Worker(
                 study, objective, args.trials, has_heartbeat(storage), args.timeout, label,
                 echo=lambda line: print(line, flush=True),

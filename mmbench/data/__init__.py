@@ -1,26 +1,34 @@
 """The data layer: read either on-disk layout, validate it, and hand out a :class:`Dataset`.
 
-Use :func:`load_dataset` with a catalogue name (``tiktok``, ``baby``, or an earlier import) or a
-dataset folder; :func:`import_dataset` adds a folder to the catalogue; :func:`list_shipped`
-lists it.
+Use :func:`load_dataset` with a catalogue name (``tiktok``, ``lfm2k``, ``baby``, or an earlier
+import) or a dataset folder; :func:`import_dataset` adds a folder to the catalogue;
+:func:`list_shipped` lists it. The names below load on first use (PEP 562), so that a command can
+check a dataset name without importing pandas and scipy.
 """
 
-from mmbench.data.catalog import CatalogEntry, default_datasets_root, list_shipped
-from mmbench.data.dataset import SPLITS, Dataset, Provenance, TrainView
-from mmbench.data.importer import import_dataset
-from mmbench.data.loading import load_dataset, load_folder
-from mmbench.data.validation import dataset_warnings
+from __future__ import annotations
 
-__all__ = [
-    "SPLITS",
-    "CatalogEntry",
-    "Dataset",
-    "Provenance",
-    "TrainView",
-    "dataset_warnings",
-    "default_datasets_root",
-    "import_dataset",
-    "list_shipped",
-    "load_dataset",
-    "load_folder",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "CatalogEntry": "mmbench.data.catalog",
+    "default_datasets_root": "mmbench.data.catalog",
+    "list_shipped": "mmbench.data.catalog",
+    "SPLITS": "mmbench.data.dataset",
+    "Dataset": "mmbench.data.dataset",
+    "Provenance": "mmbench.data.dataset",
+    "TrainView": "mmbench.data.dataset",
+    "import_dataset": "mmbench.data.importer",
+    "load_dataset": "mmbench.data.loading",
+    "load_folder": "mmbench.data.loading",
+    "dataset_warnings": "mmbench.data.validation",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'mmbench.data' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

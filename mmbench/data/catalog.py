@@ -12,13 +12,13 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 import mmbench
-from mmbench.data.dataset import SPLITS, Dataset
 from mmbench.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from mmbench.data.dataset import Dataset
 
 MANIFEST_NAME = "dataset.json"
 CARD_NAME = "CARD.md"
@@ -155,6 +155,10 @@ def make_manifest(
 
     ``extra`` adds keys such as ``citation``, ``sources`` or ``source`` (for imports).
     """
+    import numpy as np
+
+    from mmbench.data.dataset import SPLITS
+
     if dataset.provenance is None:
         raise ValueError("make_manifest needs a dataset loaded from files (with provenance)")
     stats = dataset.statistics()

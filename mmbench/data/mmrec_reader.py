@@ -123,10 +123,15 @@ def _id_column(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
 
 def _bad_value(path: Path, column: str, row: int, value: str, count: int) -> DataError:
     others = f" ({count - 1} more line(s) like it)" if count > 1 else ""
-    shown = repr(value) if value else "an empty value"
+    where = f"{path} line {row + _FIRST_DATA_LINE}"
+    if not value:
+        return DataError(
+            f"{where}: {column} is empty or missing{others}; every line needs one tab-separated value "
+            f"per header column ({', '.join(REQUIRED_COLUMNS)}), ids and x_label 0-based integers"
+        )
     return DataError(
-        f"{path} line {row + _FIRST_DATA_LINE}: {column} is {shown}, not a non-negative integer"
-        f"{others}; ids and x_label must be 0-based integers"
+        f"{where}: {column} is {value!r}, not a non-negative integer{others}; ids and x_label must "
+        "be 0-based integers"
     )
 
 

@@ -10,6 +10,7 @@ published splits (users without training items, items never trained on) are not 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -29,25 +30,48 @@ class Shape:
     n_items: int
 
 
+MAX_PROBLEMS = 20
+
+
 def validate(raw: RawData) -> Shape:
     """Check ``raw`` for consistency and return its user and item counts.
 
     Users are 0..max user id; items are one per feature row when there are feature files, else
-    0..max item id. Raises :class:`DataError` on the first problem found.
+    0..max item id. Raises one :class:`DataError` that lists every problem found (up to
+    :data:`MAX_PROBLEMS`), each naming the file and line to fix; the item checks are skipped where
+    the item count itself is in doubt (feature files of different lengths, ids beyond them).
     """
+    problems: list[str] = []
+
+    def check(step: Callable[[], None]) -> bool:
+        try:
+            step()
+        except DataError as problem:
+            problems.append(str(problem))
+            return False
+        return True
+
     interactions = raw.interactions
-    _check_feature_rows_agree(raw.features)
-    _check_nonempty_splits(interactions)
-    n_items = _item_count(interactions, raw.features)
+    rows_agree = check(lambda: _check_feature_rows_agree(raw.features))
+    check(lambda: _check_nonempty_splits(interactions))
     n_users = int(raw.user_ids.max()) + 1
-    _check_contiguous("user", raw.user_ids, n_users, interactions.source, "")
-    feature_hint = " (and keep the feature rows in item-id order)" if raw.features else ""
-    _check_contiguous("item", interactions.items, n_items, interactions.source, feature_hint)
-    pair_keys = interactions.users * np.int64(n_items) + interactions.items
-    _check_duplicates_within_splits(interactions, pair_keys)
-    _check_pairs_in_one_split(interactions, pair_keys)
+    check(lambda: _check_contiguous("user", raw.user_ids, n_users, interactions.source, ""))
+    n_items = 0
+    if rows_agree and check(lambda: _item_count(interactions, raw.features)):
+        n_items = _item_count(interactions, raw.features)
+        feature_hint = " (and keep the feature rows in item-id order)" if raw.features else ""
+        check(lambda: _check_contiguous("item", interactions.items, n_items, interactions.source, feature_hint))
+        pair_keys = interactions.users * np.int64(n_items) + interactions.items
+        check(lambda: _check_duplicates_within_splits(interactions, pair_keys))
+        check(lambda: _check_pairs_in_one_split(interactions, pair_keys))
     for feature in raw.features:
-        _check_finite(feature)
+        check(lambda feature=feature: _check_finite(feature))
+    if len(problems) == 1:
+        raise DataError(problems[0])
+    if problems:
+        shown = problems[:MAX_PROBLEMS]
+        more = f" (the first {MAX_PROBLEMS} shown)" if len(problems) > MAX_PROBLEMS else ""
+        raise DataError(f"{len(problems)} problems{more}:\n" + "\n".join(f"  - {text}" for text in shown))
     return Shape(n_users, n_items)
 
 
@@ -70,10 +94,12 @@ def dataset_warnings(dataset: Dataset) -> list[str]:
             f"(cold items, e.g. items {_examples(cold)}); {reach}"
         )
     if dataset.n_items < max(DEFAULT_KS):
-        smaller = ",".join(str(k) for k in DEFAULT_KS if k <= dataset.n_items) or str(dataset.n_items)
+        fitting = [k for k in DEFAULT_KS if k <= dataset.n_items] or [dataset.n_items]
+        selection = "" if 20 in fitting else f" --set metric=recall@{fitting[-1]}"
         messages.append(
             f"{dataset.name}: {dataset.n_items} items, fewer than the largest default cut-off "
-            f"K={max(DEFAULT_KS)}; run and evaluate with smaller cut-offs, for example --ks {smaller}"
+            f"K={max(DEFAULT_KS)}; run and evaluate with smaller cut-offs, for example "
+            f"--ks {','.join(map(str, fitting))}{selection}"
         )
     return messages
 
@@ -159,11 +185,14 @@ def _check_duplicates_within_splits(interactions: RawInteractions, pair_keys: np
 
 
 def _check_pairs_in_one_split(interactions: RawInteractions, pair_keys: np.ndarray) -> None:
-    found = _first_repeat(pair_keys)
+    """A pair in two splits; repeats within one split are :func:`_check_duplicates_within_splits`'s."""
+    _, first_rows = np.unique(pair_keys * np.int64(len(SPLITS)) + interactions.splits, return_index=True)
+    rows = np.sort(first_rows)
+    found = _first_repeat(pair_keys[rows])
     if found is None:
         return
-    earlier, later = found
-    total = pair_keys.size - np.unique(pair_keys).size
+    earlier, later = (int(rows[index]) for index in found)
+    total = rows.size - np.unique(pair_keys[rows]).size
     raise DataError(
         f"user {interactions.users[later]}, item {interactions.items[later]} is in "
         f"{SPLITS[interactions.splits[earlier]]} at {interactions.locate(earlier)} and in "

@@ -1,22 +1,29 @@
-"""The model plugin contract and the registry that finds plugins by name."""
+"""The model plugin contract and the registry that finds plugins by name.
 
-from mmbench.models.base import (
-    AblationVariant,
-    BprBatch,
-    PropagatedEmbeddingModel,
-    RecModel,
-    Scorer,
-    register_model,
-)
-from mmbench.models.registry import ModelRegistry, default_registry
+The names below load on first use (PEP 562), so that importing :mod:`mmbench.models.registry`
+to list or check model names does not import torch.
+"""
 
-__all__ = [
-    "AblationVariant",
-    "BprBatch",
-    "ModelRegistry",
-    "PropagatedEmbeddingModel",
-    "RecModel",
-    "Scorer",
-    "default_registry",
-    "register_model",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "AblationVariant": "mmbench.models.base",
+    "BprBatch": "mmbench.models.base",
+    "PropagatedEmbeddingModel": "mmbench.models.base",
+    "RecModel": "mmbench.models.base",
+    "Scorer": "mmbench.models.base",
+    "check_contract": "mmbench.models.base",
+    "ModelRegistry": "mmbench.models.registry",
+    "default_registry": "mmbench.models.registry",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'mmbench.models' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -10,7 +10,7 @@ a model that needs more than one optimiser may own its step by overriding
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Iterator, Mapping, TypeVar
+from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -54,9 +54,10 @@ def modality_removal_variants(modalities: tuple[str, ...]) -> dict[str, Ablation
 class RecModel(nn.Module):
     """Base class of every recommender plugin.
 
-    Subclasses set ``name`` (through :func:`register_model`), ``config_class`` (a
-    :class:`TrainConfig` subclass with the paper's defaults), ``search_space`` (Optuna ranges) and
-    ``needs_features`` (True when the model cannot run without at least one feature modality).
+    Subclasses set ``config_class`` (a :class:`TrainConfig` subclass with the paper's defaults),
+    ``search_space`` (Optuna ranges) and ``needs_features`` (True when the model cannot run
+    without at least one feature modality). ``name`` is set by the registry from the entry point
+    that declares the class (:mod:`mmbench.models.registry`).
     ``dataset_presets`` maps a dataset name to the config values its authors used there; they
     apply before the user's overrides (:meth:`config_for`).
     """
@@ -148,25 +149,13 @@ class PropagatedEmbeddingModel(RecModel):
         return lambda users: users_all[users] @ items_all.T
 
 
-M = TypeVar("M", bound=type[RecModel])
-
-
-def register_model(name: str) -> Callable[[M], M]:
-    """Name a model class and check it honours the contract.
-
-    The name is what ``--models`` accepts. Discovery is through the ``mmbench.models`` entry-point
-    group (see :mod:`mmbench.models.registry`), so a package adds models without touching mmbench.
-    """
-
-    def decorate(cls: M) -> M:
-        if not (isinstance(cls, type) and issubclass(cls, RecModel)):
-            raise TypeError(f"@register_model({name!r}) must decorate a RecModel subclass")
-        if not issubclass(cls.config_class, TrainConfig):
-            raise TypeError(f"{cls.__name__}.config_class must subclass TrainConfig")
-        for method in ("loss", "score"):
-            if getattr(cls, method) is getattr(RecModel, method):
-                raise TypeError(f"{cls.__name__} must implement {method}()")
-        cls.name = name
-        return cls
-
-    return decorate
+def check_contract(cls: type, name: str) -> None:
+    """Raise :class:`TypeError` unless ``cls`` honours the plugin contract: a :class:`RecModel`
+    subclass with a :class:`TrainConfig` config class that implements ``loss`` and ``score``."""
+    if not (isinstance(cls, type) and issubclass(cls, RecModel)):
+        raise TypeError(f"model {name!r}: {cls!r} is not a RecModel subclass")
+    if not issubclass(cls.config_class, TrainConfig):
+        raise TypeError(f"model {name!r}: {cls.__name__}.config_class must subclass TrainConfig")
+    for method in ("loss", "score"):
+        if getattr(cls, method) is getattr(RecModel, method):
+            raise TypeError(f"model {name!r}: {cls.__name__} must implement {method}()")
