@@ -74,3 +74,21 @@ def test_zero_epochs_is_rejected_by_the_config() -> None:
 
     with pytest.raises(ConfigError):
         dataclasses.replace(MFBPRConfig(), epochs=0)
+
+
+@pytest.mark.parametrize("name", ["mf_bpr", "lightgcn", "vbpr", "mmgcn", "lattice", "mmssl", "mmssl-official"])
+@pytest.mark.filterwarnings("ignore:.*copying from a non-meta parameter")
+def test_a_cpu_checkpoint_restores_onto_another_device(name: str, tmp_path) -> None:
+    """The restore path does not depend on the run's device: a CPU checkpoint loads into a model on
+    ``meta`` (the random-generator states stay CPU tensors; MMSSL's graphs are rebuilt from CPU data)."""
+    from mmbench.models.registry import default_registry
+
+    dataset = tiny_dataset(audio_dim=5)
+    cls = default_registry().get(name)
+    config = cls.config_for("tiny", {"epochs": "1", "batch_size": "16"})
+    checkpoint = tmp_path / "checkpoint.pt"
+    Trainer(cls(dataset.train_view(), config), dataset, config, "standard", torch.device("cpu"), 1, checkpoint).fit()
+    on_meta = Trainer(cls(dataset.train_view(), config), dataset, config, "standard", torch.device("meta"), 1, checkpoint)
+    state = on_meta._load_checkpoint()
+    assert state.epoch == 1
+    assert all(p.device.type == "meta" for p in on_meta.model.parameters())

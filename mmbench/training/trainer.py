@@ -203,7 +203,9 @@ class Trainer:
         write_bytes_atomic(self.checkpoint_path, buffer.getvalue())
 
     def _load_checkpoint(self) -> _LoopState:
-        payload = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        # read onto the CPU whatever the run's device: the random-generator states must stay CPU
+        # byte tensors, and load_state_dict copies each tensor to its parameter's device
+        payload = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
         restore_rng_state(payload["rng"])
