@@ -38,6 +38,7 @@ from mmbench.evaluation.metrics import DEFAULT_KS
 from mmbench.errors import ConfigError, MMBenchError
 from mmbench.progress import Progress, TrainingProgress
 from mmbench.records import RunRecord
+from mmbench.threads import threads_per_worker
 
 POLL_SECONDS = 1.0
 
@@ -61,7 +62,7 @@ class RunUnit:
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What every run of a command shares; ``threads`` is ``--threads`` (None: see :func:`threads_per_job`),
+    """What every run of a command shares; ``threads`` is ``--threads`` (None: see :func:`~mmbench.threads.threads_per_worker`),
     ``modalities`` is ``--modalities`` (None: the dataset's default feature sets), ``ks`` is ``--ks``."""
 
     dataset: str
@@ -77,13 +78,6 @@ class RunSettings:
 
 class _WorkerFailed(MMBenchError):
     """A worker's run raised; the message names the run."""
-
-
-def threads_per_job(threads: int | None, jobs: int) -> int | None:
-    """``--threads`` if given; otherwise, with several jobs, the cores shared out (at least one)."""
-    if threads is not None or jobs <= 1:
-        return threads
-    return max(1, (os.cpu_count() or 1) // jobs)
 
 
 def worker_device(device: str, gpu_count: int, busy: Iterable[str]) -> str:
@@ -111,7 +105,7 @@ def run_units(
     """
     check_jobs(jobs)
     jobs = min(jobs, len(units))
-    settings = replace(settings, threads=threads_per_job(settings.threads, jobs))
+    settings = replace(settings, threads=threads_per_worker(settings.threads, jobs))
     if jobs <= 1:
         return _run_in_process(units, settings, dataset, on_result)
     return _run_in_workers(units, settings, jobs, on_result)

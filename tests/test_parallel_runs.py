@@ -14,7 +14,8 @@ import pytest
 
 from mmbench.data.loading import load_dataset
 from mmbench.errors import MMBenchError
-from mmbench.parallel_runs import RunSettings, RunUnit, run_units, threads_per_job, worker_device
+from mmbench.parallel_runs import RunSettings, RunUnit, run_units, worker_device
+from mmbench.threads import threads_per_worker
 from conftest import REPO_ROOT
 from synthetic import interaction_rows, tiny_dataset
 
@@ -81,10 +82,28 @@ def test_fewer_than_one_job_or_thread_is_one_error_line(run_cli, small_folder: P
 
 def test_cores_are_shared_out_only_when_threads_are_not_given(monkeypatch) -> None:
     monkeypatch.setattr("os.cpu_count", lambda: 8)
-    assert threads_per_job(None, 1) is None
-    assert threads_per_job(None, 3) == 2
-    assert threads_per_job(None, 16) == 1
-    assert threads_per_job(4, 3) == 4
+    assert threads_per_worker(None, 1) is None
+    assert threads_per_worker(None, 3) == 2
+    assert threads_per_worker(None, 16) == 1
+    assert threads_per_worker(4, 3) == 4
+
+
+def test_tune_workers_share_the_cores_by_the_same_rule(monkeypatch) -> None:
+    import argparse
+
+    from mmbench.cli.tune_cmd import _worker_args
+
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    args = argparse.Namespace(
+        model="m", dataset="d", trials=4, sampler="tpe", pruner="median", seed=1, heartbeat=10,
+        results=Path("r"), datasets_root=None, timeout=None, metric=None, space=None, epochs=None,
+        threads=None, modalities=None, ks=None, assignments=None, gpus=None, device="cpu",
+    )
+    argv = _worker_args(args, "sqlite:///x.db", "study", workers=4)
+    assert argv[argv.index("--threads") + 1] == "2"
+    args.threads = 3
+    argv = _worker_args(args, "sqlite:///x.db", "study", workers=4)
+    assert argv[argv.index("--threads") + 1] == "3"
 
 
 def test_cuda_workers_are_spread_over_the_gpus_and_an_explicit_device_is_kept() -> None:

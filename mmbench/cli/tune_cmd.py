@@ -195,7 +195,8 @@ def _launch(args: argparse.Namespace, study: Any, storage_url: str, gpus: list[i
     from mmbench.tuning import launcher
     from mmbench.tuning.worker import FINISHED, trial_counts
 
-    specs = launcher.worker_specs(_worker_args(args, storage_url, study.study_name), args.workers, gpus)
+    workers = len(gpus) if gpus else args.workers
+    specs = launcher.worker_specs(_worker_args(args, storage_url, study.study_name, workers), args.workers, gpus)
     print(f"starting {len(specs)} workers on study {study.study_name}", flush=True)
     progress = Progress()
 
@@ -225,8 +226,11 @@ def _launch(args: argparse.Namespace, study: Any, storage_url: str, gpus: list[i
     return 0
 
 
-def _worker_args(args: argparse.Namespace, storage_url: str, study: str) -> list[str]:
-    """The options every worker process shares: this command's, with storage and study resolved."""
+def _worker_args(args: argparse.Namespace, storage_url: str, study: str, workers: int) -> list[str]:
+    """The options every worker process shares: this command's, with storage and study resolved
+    and, without --threads, the CPU cores shared out between the ``workers``."""
+    from mmbench.threads import threads_per_worker
+
     argv = [
         "--model", args.model, "--dataset", args.dataset, "--trials", str(args.trials),
         "--storage", storage_url, "--study", study, "--sampler", args.sampler, "--pruner", args.pruner,
@@ -234,7 +238,7 @@ def _worker_args(args: argparse.Namespace, storage_url: str, study: str) -> list
     ]
     optional = {
         "--datasets-root": args.datasets_root, "--timeout": args.timeout, "--metric": args.metric,
-        "--space": args.space, "--epochs": args.epochs, "--threads": args.threads,
+        "--space": args.space, "--epochs": args.epochs, "--threads": threads_per_worker(args.threads, workers),
         "--modalities": args.modalities, "--ks": args.ks,
     }
     for flag, value in optional.items():
