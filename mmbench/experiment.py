@@ -28,7 +28,7 @@ from mmbench.records import (
     write_run_json,
 )
 from mmbench.training.reproducibility import seed_everything
-from mmbench.training.trainer import Trainer, selection_cutoff
+from mmbench.training.trainer import Trainer, best_state_path, selection_cutoff
 
 logger = logging.getLogger("mmbench.run")
 
@@ -160,6 +160,7 @@ def run_model(
         write_run_json(target, protocol_record)
         records.append(RunRecord(target, protocol_record))
     (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
+    best_state_path(run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
     return records
 
 

@@ -53,13 +53,16 @@ def test_resume_finishes_a_failed_run_with_the_uninterrupted_result(tmp_path: Pa
     record = json.loads((unfinished / "run.json").read_text())
     assert record["status"] == "failed" and record["error"] == "Crash"
     assert (unfinished / "checkpoint.pt").exists()
+    checkpoint = torch.load(unfinished / "checkpoint.pt", weights_only=False)
+    assert checkpoint["loop"].best_state is None  # one copy of the model per checkpoint
+    assert set(torch.load(unfinished / "best.pt", weights_only=False)) == set(checkpoint["model"])
     assert load_records(tmp_path / "resumed") == []
 
     monkeypatch.setattr(CrashingMF, "steps_before_crash", None)
     (resumed,) = run(dataset, tmp_path / "resumed", resume=True)
     assert resumed.path == unfinished
     assert resumed.data["metrics"] == reference.data["metrics"]
-    assert not (unfinished / "checkpoint.pt").exists()
+    assert not (unfinished / "checkpoint.pt").exists() and not (unfinished / "best.pt").exists()
 
 
 def test_resume_skips_a_finished_training_and_a_plain_run_trains_again(tmp_path: Path) -> None:

@@ -34,6 +34,10 @@ DATA_NOTES = {
     "modality is not available. ID-only models are unaffected. No TikTok user has both a "
     "validation and a test item, and every test user has exactly one, so `lattice` and "
     "`standard` give identical test numbers on TikTok.",
+    "lfm2k": "Last.fm-2K as released by Spillo et al. (RecSys 2025), default feature sets text "
+    "(all-MiniLM-L6-v2 over the artists' tags) and audio (VGGish). No published result on this "
+    "release could be read (where we looked: docs/lfm2k.md), so only ours are shown. Its headline "
+    "protocol is `standard`; users have several validation items, so the two protocols differ here.",
     "baby": "Same split as MMSSL/DiffMM (train 118,551 / valid 21,682 / test 20,559). "
     "Interactions only: the paper's 4096-d image and 1024-d text features are not available.",
 }

@@ -11,7 +11,7 @@ import io
 import math
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -29,6 +29,8 @@ from mmbench.models.base import BprBatch, RecModel
 from mmbench.progress import TrainingProgress
 from mmbench.training.reproducibility import capture_rng_state, restore_rng_state
 from mmbench.training.sampler import BprSampler
+
+BEST_STATE_FILE = "best.pt"  # beside the checkpoint: the best state so far (see Trainer._save_best)
 
 
 
@@ -85,6 +87,9 @@ class TrainOutcome:
 
 @dataclass
 class _LoopState:
+    """The training loop's progress; a checkpoint stores it without ``best_state`` (see
+    :meth:`Trainer._save_best`)."""
+
     epoch: int = 0
     best_value: float = -math.inf
     best_epoch: int = 0
@@ -102,6 +107,11 @@ def _cpu_state(model: torch.nn.Module) -> dict[str, Any]:
         k: v.detach().to("cpu", copy=True) if isinstance(v, torch.Tensor) else copy.deepcopy(v)
         for k, v in model.state_dict().items()
     }
+
+
+def best_state_path(checkpoint: Path) -> Path:
+    """Where the best state of the run whose checkpoint is ``checkpoint`` is kept."""
+    return checkpoint.with_name(BEST_STATE_FILE)
 
 
 def selection_cutoff(config: TrainConfig, dataset: Dataset) -> int:
@@ -192,7 +202,7 @@ class Trainer:
         if self.checkpoint_path is None:
             return
         payload = {
-            "loop": state,
+            "loop": replace(state, best_state=None),
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "rng": capture_rng_state(),
@@ -202,6 +212,15 @@ class Trainer:
         torch.save(payload, buffer)
         write_bytes_atomic(self.checkpoint_path, buffer.getvalue())
 
+    def _save_best(self, best_state: dict[str, Any]) -> None:
+        """The best state so far, in its own file beside the checkpoint, written only when it
+        changes: the checkpoint itself then holds one copy of the model, not two."""
+        if self.checkpoint_path is None:
+            return
+        buffer = io.BytesIO()
+        torch.save(best_state, buffer)
+        write_bytes_atomic(best_state_path(self.checkpoint_path), buffer.getvalue())
+
     def _load_checkpoint(self) -> _LoopState:
         # read onto the CPU whatever the run's device: the random-generator states must stay CPU
         # byte tensors, and load_state_dict copies each tensor to its parameter's device
@@ -210,7 +229,11 @@ class Trainer:
         self.optimizer.load_state_dict(payload["optimizer"])
         restore_rng_state(payload["rng"])
         self.sampler.rng.bit_generator.state = payload["sampler_rng"]
-        return payload["loop"]
+        state = payload["loop"]
+        best = best_state_path(self.checkpoint_path)
+        if best.exists():
+            state.best_state = torch.load(best, map_location="cpu", weights_only=False)
+        return state
 
     def fit(self, resume: bool = False) -> TrainOutcome:
         """Train until ``epochs`` or early stopping, restore the best state, evaluate test once.
@@ -244,6 +267,7 @@ class Trainer:
             if value > state.best_value:
                 state.best_value, state.best_epoch = value, epoch
                 state.best_state = _cpu_state(self.model)
+                self._save_best(state.best_state)
                 state.bad_evaluations = 0
             else:
                 state.bad_evaluations += 1
