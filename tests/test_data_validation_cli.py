@@ -281,3 +281,12 @@ def test_a_line_with_a_missing_field_says_so(run_main, tmp_path, write_mmrec):
     result = run_main("datasets", "validate", str(folder))
     assert result.returncode == 2
     assert "tiny.inter line 3: x_label is empty or missing; every line needs one tab-separated value per header column" in result.stderr
+
+
+def test_bad_values_in_several_columns_are_listed_together(run_main, tmp_path, write_mmrec):
+    folder = write_mmrec(tmp_path, text=HEADER + "0\t0\t0\n0\tx\t0\n1\t1\n")
+    result = run_main("datasets", "validate", str(folder))
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert lines[0] == "mmbench: error: 2 problems:"
+    assert "tiny.inter line 3: itemID is 'x'" in lines[1] and "tiny.inter line 4: x_label is empty or missing" in lines[2]

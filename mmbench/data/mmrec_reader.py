@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mmbench.data.readers import RawData, RawInteractions, read_features
+from mmbench.data.validation import problems_error
 from mmbench.errors import DataError
 
 INTER_SUFFIX = ".inter"
@@ -39,8 +40,20 @@ def read_mmrec(folder: Path) -> RawData:
         )
     inter_path = candidates[0]
     frame = _read_table(inter_path)
-    users, items, labels = (_id_column(frame, column, inter_path) for column in REQUIRED_COLUMNS)
-    _check_labels(labels, inter_path)
+    columns, problems = {}, []
+    for column in REQUIRED_COLUMNS:
+        try:
+            columns[column] = _id_column(frame, column, inter_path)
+        except DataError as problem:
+            problems.append(str(problem))
+    if "x_label" in columns:
+        try:
+            _check_labels(columns["x_label"], inter_path)
+        except DataError as problem:
+            problems.append(str(problem))
+    if problems:
+        raise problems_error(problems)
+    users, items, labels = (columns[column] for column in REQUIRED_COLUMNS)
 
     def locate(row: int) -> str:
         return f"{inter_path} line {row + _FIRST_DATA_LINE}"

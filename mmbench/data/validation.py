@@ -66,13 +66,19 @@ def validate(raw: RawData) -> Shape:
         check(lambda: _check_pairs_in_one_split(interactions, pair_keys))
     for feature in raw.features:
         check(lambda feature=feature: _check_finite(feature))
-    if len(problems) == 1:
-        raise DataError(problems[0])
     if problems:
-        shown = problems[:MAX_PROBLEMS]
-        more = f" (the first {MAX_PROBLEMS} shown)" if len(problems) > MAX_PROBLEMS else ""
-        raise DataError(f"{len(problems)} problems{more}:\n" + "\n".join(f"  - {text}" for text in shown))
+        raise problems_error(problems)
     return Shape(n_users, n_items)
+
+
+def problems_error(problems: list[str]) -> DataError:
+    """One :class:`DataError` for one problem or several (one indented line each, at most
+    :data:`MAX_PROBLEMS`)."""
+    if len(problems) == 1:
+        return DataError(problems[0])
+    shown = problems[:MAX_PROBLEMS]
+    more = f" (the first {MAX_PROBLEMS} shown)" if len(problems) > MAX_PROBLEMS else ""
+    return DataError(f"{len(problems)} problems{more}:\n" + "\n".join(f"  - {text}" for text in shown))
 
 
 def dataset_warnings(dataset: Dataset) -> list[str]:
