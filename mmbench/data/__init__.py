@@ -8,8 +8,7 @@ check a dataset name without importing pandas and scipy.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from mmbench.lazy import lazy_getattr
 
 _EXPORTS = {
     "CatalogEntry": "mmbench.data.catalog",
@@ -27,8 +26,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'mmbench.data' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
