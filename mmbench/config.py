@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence, TypeVar, get_type_hints
 from mmbench.errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+DEFAULT_KS = (10, 20, 50)  # the metric cut-offs every run evaluates unless --ks says otherwise
 SAMPLINGS = ("interactions", "users")
 
 C = TypeVar("C", bound="TrainConfig")

@@ -9,10 +9,9 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from mmbench.config import config_hash, config_to_dict
+from mmbench.config import DEFAULT_KS, config_hash, config_to_dict
 from mmbench.data.dataset import Dataset
 from mmbench.evaluation.evaluator import validate_ks
-from mmbench.evaluation.metrics import DEFAULT_KS
 from mmbench.evaluation.protocols import get_protocol
 from mmbench.models.base import RecModel
 from mmbench.progress import TrainingProgress

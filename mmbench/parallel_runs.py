@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 
 from mmbench.data.dataset import Dataset
-from mmbench.evaluation.metrics import DEFAULT_KS
+from mmbench.config import DEFAULT_KS
 from mmbench.errors import ConfigError, MMBenchError
 from mmbench.progress import Progress, TrainingProgress
 from mmbench.records import RunRecord

@@ -112,7 +112,7 @@ def add_ks_argument(parser: argparse.ArgumentParser) -> None:
 
 def ks_from_args(args: argparse.Namespace) -> tuple[int, ...]:
     """The cut-offs ``--ks`` names (sorted, distinct), or the default ones."""
-    from mmbench.evaluation.metrics import DEFAULT_KS
+    from mmbench.config import DEFAULT_KS
 
     text = getattr(args, "ks", None)
     if text is None:

@@ -16,8 +16,8 @@ import numpy as np
 
 from mmbench.data.dataset import SPLITS, Dataset
 from mmbench.data.readers import RawData, RawFeature, RawInteractions
+from mmbench.config import DEFAULT_KS
 from mmbench.errors import DataError
-from mmbench.evaluation.metrics import DEFAULT_KS
 
 _EXAMPLES = 5
 

@@ -25,7 +25,8 @@ import torch
 
 from mmbench.data.dataset import Dataset
 from mmbench.errors import ConfigError, DataError, MMBenchError, TrainingError
-from mmbench.evaluation.metrics import DEFAULT_KS, METRICS, CatalogueMetric, PerUserMetric
+from mmbench.config import DEFAULT_KS
+from mmbench.evaluation.metrics import METRICS, CatalogueMetric, PerUserMetric
 from mmbench.evaluation.protocols import Protocol, get_protocol
 
 Scorer = Callable[[torch.Tensor], torch.Tensor]

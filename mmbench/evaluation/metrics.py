@@ -32,8 +32,6 @@ import numpy as np
 from mmbench.errors import ConfigError
 from mmbench.evaluation.protocols import Protocol
 
-DEFAULT_KS = (10, 20, 50)  # the cut-offs every run evaluates unless --ks says otherwise
-
 PerUserFn = Callable[[np.ndarray, np.ndarray, int, Protocol], np.ndarray]
 CatalogueFn = Callable[[np.ndarray], float]
 

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 from mmbench.atomic import write_bytes_atomic
-from mmbench.config import TrainConfig
+from mmbench.config import DEFAULT_KS, TrainConfig
 from mmbench.data.dataset import Dataset
 from mmbench.errors import ConfigError, TrainingError
 from mmbench.evaluation.evaluator import EvalResult, Evaluator
-from mmbench.evaluation.metrics import DEFAULT_KS, parse_metric_key
+from mmbench.evaluation.metrics import parse_metric_key
 from mmbench.evaluation.protocols import get_protocol
 from mmbench.models.base import BprBatch, RecModel
 from mmbench.progress import TrainingProgress

@@ -16,7 +16,7 @@ import torch
 
 from mmbench.data.dataset import Dataset
 from mmbench.errors import TrainingError
-from mmbench.evaluation.metrics import DEFAULT_KS
+from mmbench.config import DEFAULT_KS
 from mmbench.models.base import RecModel
 from mmbench.search_space import SearchSpace, suggest
 from mmbench.training.reproducibility import seed_everything
