@@ -124,7 +124,7 @@ def run_cli() -> Callable[..., subprocess.CompletedProcess]:
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=1800,  # a guard against a hang, not a speed limit: the suite must pass on a loaded machine
         )
 
     return run
