@@ -48,7 +48,7 @@ def tune_command(folder: Path, results: Path, *extra: str) -> list[str]:
     ]
 
 
-def run(command: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+def run(command: list[str], timeout: float = 1800) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
 
 
@@ -79,7 +79,7 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
 def watch(results: Path) -> Callable[[], list[optuna.trial.FrozenTrial]]:
     """Once the launcher has created the study under ``results``, a cheap reader of its trials."""
     url = default_storage_url(results)
-    study = wait_for(lambda: (results / "tuning.db").exists() and _study_if_created(url), 60, "the study")
+    study = wait_for(lambda: (results / "tuning.db").exists() and _study_if_created(url), 600, "the study")
     return lambda: study.get_trials(deepcopy=False)
 
 
@@ -106,10 +106,10 @@ def test_two_sqlite_workers_finish_the_study_when_one_is_killed_mid_trial(folder
         trials = watch(tmp_path)
         victim = wait_for(  # in its first half, so that it is certainly still training when killed
             lambda: next((t for t in trials() if t.state.name == "RUNNING" and 0 < len(t.intermediate_values) < KILL_EPOCHS // 2), None),
-            60, "a trial in its first epochs",
+            600, "a trial in its first epochs",
         )
         os.kill(int(victim.user_attrs["worker"].rsplit(":", 1)[1]), signal.SIGKILL)
-        out, err = launcher.communicate(timeout=120)
+        out, err = launcher.communicate(timeout=1800)
     finally:
         launcher.kill()
     assert launcher.returncode == 0, err
@@ -141,9 +141,9 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(folder, tmp_path):
                 t.state.name == "RUNNING" and t.intermediate_values for t in current
             )
 
-        wait_for(second_trial_training, 60, "a finished trial and one in training")
+        wait_for(second_trial_training, 600, "a finished trial and one in training")
         tune.send_signal(signal.SIGINT)
-        out, err = tune.communicate(timeout=60)
+        out, err = tune.communicate(timeout=1800)
     finally:
         tune.kill()
     assert tune.returncode == 130, err
@@ -191,7 +191,7 @@ def _serve_postgres(root: Path, binaries: dict[str, str]) -> Iterator[str]:
 
     def pg(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            args, cwd=root, capture_output=True, text=True, timeout=60, env={**os.environ, "HOME": str(root)}, **user
+            args, cwd=root, capture_output=True, text=True, timeout=600, env={**os.environ, "HOME": str(root)}, **user
         )
 
     initialised = pg(binaries["initdb"], "-D", str(data), "-U", "mmbench", "--pwfile", str(root / "password"),
