@@ -6,12 +6,14 @@ import csv
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import REPO_ROOT
 from synthetic import interaction_rows, tiny_dataset
 
 RUN_KEYS = {"model", "dataset", "protocol", "seed", "config", "best_epoch", "metrics", "timing",
@@ -180,8 +182,6 @@ def test_ks_sets_the_cut_offs_of_a_run_and_its_record(run_main, small_folder: Pa
 
 def test_runs_go_to_a_folder_the_user_owns_and_leave_a_clone_clean(run_main, tmp_path: Path, monkeypatch) -> None:
     """The README's first command, on a short budget: nothing tracked changes, nothing untracked appears."""
-    from conftest import REPO_ROOT
-
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", str(REPO_ROOT), str(clone)], check=True)
     monkeypatch.chdir(clone)
@@ -221,3 +221,24 @@ def test_terminal_progress_keeps_each_evaluation_line_above_the_bar() -> None:
     assert "m seed 1 epoch 2/4" in text
     assert "m seed 1: epoch 1/4 loss 0.5000 valid recall@20 0.1000 (best 0.1000 @ 1)" in text
     assert "m seed 1: epoch 2/4" in text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--models", "lightgnc", "--dataset", "lfm2k"],
+        ["run", "--models", "mf_bpr", "--dataset", "lfm2k", "--seeds", "abc"],
+        ["run", "--models", "mf_bpr", "--dataset", "nosuch"],
+        ["ablate", "--model", "mmssl", "--dataset", "lfm2k", "--ks", "0"],
+        ["sweep", "--model", "lightgcn", "--param", "lr", "--values", "1", "--dataset", "lfm2k", "--epochs", "0"],
+        ["tune", "--model", "nope", "--dataset", "lfm2k"],
+    ],
+)
+def test_mistyped_flags_names_and_seeds_are_refused_before_torch_loads(args: list[str]) -> None:
+    code = (
+        "import sys\nfrom mmbench.cli.main import main\n"
+        f"status = main({args!r})\nprint(status, 'torch' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800)
+    assert proc.stdout.split() == ["2", "False"], proc.stderr
+    assert proc.stderr.startswith("mmbench: error: ")
