@@ -33,8 +33,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 import torch
 
-from mmbench.data.dataset import Dataset
 from mmbench.config import DEFAULT_KS
+from mmbench.data.dataset import Dataset
 from mmbench.errors import ConfigError, MMBenchError
 from mmbench.progress import Progress, TrainingProgress
 from mmbench.records import RunRecord
@@ -129,7 +129,6 @@ def _run_in_process(
             settings.results, resume=settings.resume, progress=progress, extra=unit.extra,
             modalities=unit.modalities, ks=settings.ks,
         )
-        progress.close()
         for record in runs:
             on_result(unit.label, unit.seed, record)
         records.extend(runs)

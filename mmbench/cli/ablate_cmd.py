@@ -79,8 +79,8 @@ def handle(args: argparse.Namespace) -> int:
     from mmbench.parallel_runs import RunUnit, run_units
     from mmbench.report.leaderboard import render
 
-    seeds, protocols, overrides = checked.seeds, checked.protocols, checked.overrides
-    shared = run_settings(args, protocols)
+    seeds, overrides = checked.seeds, checked.overrides
+    shared = run_settings(args, checked)
     model_class = default_registry().get(args.model.strip())
     dataset = dataset_from_args(args)
     variants = select_variants(model_class.ablation_variants(dataset.modalities), args.model, args.variants)

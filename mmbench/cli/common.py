@@ -159,6 +159,8 @@ class TrainingArguments:
     seeds: list[int]
     protocols: list[str]
     overrides: dict[str, str]
+    ks: tuple[int, ...]
+    modalities: tuple[str, ...] | None
 
 
 def check_training_arguments(args: argparse.Namespace, models: str) -> TrainingArguments:
@@ -174,13 +176,13 @@ def check_training_arguments(args: argparse.Namespace, models: str) -> TrainingA
     if not protocols:
         raise ConfigError(f"--protocol expects protocol names such as standard,lattice, got {args.protocol!r}")
     overrides = training_overrides(args)
-    ks_from_args(args)
-    modalities_from_args(args)
+    ks = ks_from_args(args)
+    modalities = modalities_from_args(args)
     resolve(args.dataset, args.datasets_root)
-    return TrainingArguments(seeds, protocols, overrides)
+    return TrainingArguments(seeds, protocols, overrides, ks, modalities)
 
 
-def run_settings(args: argparse.Namespace, protocols: list[str]) -> RunSettings:
+def run_settings(args: argparse.Namespace, checked: TrainingArguments) -> RunSettings:
     """What every run of a training command shares, from its flags (checked before any training)."""
     from mmbench.parallel_runs import RunSettings, check_jobs
     from mmbench.training.reproducibility import resolve_device
@@ -189,9 +191,9 @@ def run_settings(args: argparse.Namespace, protocols: list[str]) -> RunSettings:
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {args.threads}")
     return RunSettings(
-        dataset=args.dataset, datasets_root=args.datasets_root, protocols=tuple(protocols),
+        dataset=args.dataset, datasets_root=args.datasets_root, protocols=tuple(checked.protocols),
         device=str(resolve_device(args.device)), results=args.results, resume=args.resume,
-        threads=args.threads, modalities=modalities_from_args(args), ks=ks_from_args(args),
+        threads=args.threads, modalities=checked.modalities, ks=checked.ks,
     )
 
 

@@ -35,11 +35,6 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, *, required: bool = T
     parser.add_argument("--datasets-root", type=Path, metavar="DIR", default=None, help=_ROOT_HELP)
 
 
-def check_dataset_argument(args: argparse.Namespace) -> None:
-    """Refuse an unknown ``--dataset`` name or a missing folder before anything heavy loads."""
-    resolve(args.dataset, args.datasets_root)
-
-
 def dataset_from_args(args: argparse.Namespace) -> Dataset:
     """Load the dataset that ``--dataset`` / ``--datasets-root`` name (checked and validated), with
     the feature sets ``--modalities`` selects where the command has that flag."""

@@ -49,7 +49,7 @@ def handle(args: argparse.Namespace) -> int:
     from mmbench.training.trainer import shares_selection
 
     seeds, protocols, overrides = checked.seeds, checked.protocols, checked.overrides
-    shared = run_settings(args, protocols)
+    shared = run_settings(args, checked)
     model_classes = default_registry().resolve(args.models)
     dataset = dataset_from_args(args)
     settings = {cls.name: _tuned_settings(args, cls.name, dataset.study_key, overrides) for cls in model_classes}

@@ -47,7 +47,7 @@ def handle(args: argparse.Namespace) -> int:
     from mmbench.training.trainer import shares_selection
 
     seeds, protocols, overrides = checked.seeds, checked.protocols, checked.overrides
-    shared = run_settings(args, protocols)
+    shared = run_settings(args, checked)
     model_class = default_registry().get(args.model.strip())
     dataset = dataset_from_args(args)
     points = sweep_points(model_class.config_for(dataset.name), args.param, parse_name_list(args.values), overrides)

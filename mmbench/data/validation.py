@@ -57,8 +57,12 @@ def validate(raw: RawData) -> Shape:
     n_users = int(raw.user_ids.max()) + 1
     check(lambda: _check_contiguous("user", raw.user_ids, n_users, interactions.source, ""))
     n_items = 0
-    if rows_agree and check(lambda: _item_count(interactions, raw.features)):
-        n_items = _item_count(interactions, raw.features)
+    if rows_agree:
+        try:
+            n_items = _item_count(interactions, raw.features)
+        except DataError as problem:
+            problems.append(str(problem))
+    if n_items:
         feature_hint = " (and keep the feature rows in item-id order)" if raw.features else ""
         check(lambda: _check_contiguous("item", interactions.items, n_items, interactions.source, feature_hint))
         pair_keys = interactions.users * np.int64(n_items) + interactions.items

@@ -235,18 +235,11 @@ class Trainer:
             state.best_state = torch.load(best, map_location="cpu", weights_only=False)
         return state
 
-    def fit(self, resume: bool = False) -> TrainOutcome:
-        """Train until ``epochs`` or early stopping, restore the best state, evaluate test once.
-
-        Early stopping counts evaluations without a strict improvement of the validation metric
-        and stops after ``patience`` of them (``patience=0`` disables it). With ``resume`` the loop
-        continues from the checkpoint written at the last evaluation.
-        """
+    def _run_epochs(self, state: _LoopState) -> bool:
+        """Train and evaluate from the epoch after ``state.epoch`` until the epoch cap or early
+        stopping, updating ``state`` and the checkpoint; returns whether it stopped early."""
         config = self.config
-        can_resume = resume and self.checkpoint_path is not None and self.checkpoint_path.exists()
-        state = self._load_checkpoint() if can_resume else _LoopState()
         stopped_early = False
-        self.progress.start(config.epochs, state.epoch)
         for epoch in range(state.epoch + 1, config.epochs + 1):
             started = time.perf_counter()
             losses = self._train_epoch(epoch)
@@ -280,7 +273,23 @@ class Trainer:
             stopped_early = config.patience > 0 and state.bad_evaluations >= config.patience
             if stopped_early:
                 break
-        self.progress.close()
+        return stopped_early
+
+    def fit(self, resume: bool = False) -> TrainOutcome:
+        """Train until ``epochs`` or early stopping, restore the best state, evaluate test once.
+
+        Early stopping counts evaluations without a strict improvement of the validation metric
+        and stops after ``patience`` of them (``patience=0`` disables it). With ``resume`` the loop
+        continues from the checkpoint written at the last evaluation.
+        """
+        config = self.config
+        can_resume = resume and self.checkpoint_path is not None and self.checkpoint_path.exists()
+        state = self._load_checkpoint() if can_resume else _LoopState()
+        self.progress.start(config.epochs, state.epoch)
+        try:
+            stopped_early = self._run_epochs(state)
+        finally:
+            self.progress.close()
         if state.best_state is None:
             raise TrainingError("training ran no epoch: nothing to evaluate (check --epochs)")
         self.model.load_state_dict(copy.deepcopy(state.best_state))
