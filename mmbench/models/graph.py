@@ -69,6 +69,43 @@ def mean_bipartite_adjacency(train: sp.csr_matrix) -> torch.Tensor:
     return to_torch_csr(sp.diags(_inverse_power(degree, 1.0)) @ adjacency)
 
 
+def training_edges(train: sp.csr_matrix) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (user, item) pairs of the training matrix, as two int64 tensors in row-major order."""
+    coo = train.tocoo()
+    order = np.lexsort((coo.col, coo.row))
+    return torch.from_numpy(coo.row[order].astype(np.int64)), torch.from_numpy(coo.col[order].astype(np.int64))
+
+
+def edge_bipartite_adjacency(
+    users: torch.Tensor,
+    items: torch.Tensor,
+    n_users: int,
+    n_items: int,
+    values: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """D^-1/2 A D^-1/2 of the (users + items) graph whose edges are the given (user, item) pairs.
+
+    Built in torch on the device of ``users``, for models that change the graph during training
+    (FREEDOM drops edges every epoch, GRCN re-weights them): no round trip through scipy.
+    ``values`` are edge weights (default 1); degrees are weighted row sums and isolated nodes get
+    zero rows. The result is a constant sparse CSR matrix (no gradient reaches ``values``).
+    """
+    n_nodes = n_users + n_items
+    weights = torch.ones(users.shape[0], device=users.device) if values is None else values.detach()
+    rows = torch.cat([users, items + n_users])
+    cols = torch.cat([items + n_users, users])
+    both = torch.cat([weights, weights])
+    degree = torch.zeros(n_nodes, device=users.device, dtype=both.dtype).index_add_(0, rows, both)
+    inverse_sqrt = torch.where(degree > 0, degree.clamp_min(torch.finfo(degree.dtype).tiny).rsqrt(), 0.0)
+    normalised = both * inverse_sqrt[rows] * inverse_sqrt[cols]
+    matrix = torch.sparse_coo_tensor(
+        torch.stack([rows, cols]), normalised, (n_nodes, n_nodes), check_invariants=False
+    ).coalesce()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return matrix.to_sparse_csr()
+
+
 def layer_mean_propagation(adjacency: torch.Tensor, embeddings: torch.Tensor, n_layers: int) -> torch.Tensor:
     """LightGCN's propagation: the mean of ``adjacency^l @ embeddings`` over layers l = 0..n_layers."""
     layer = embeddings

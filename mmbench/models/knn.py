@@ -102,3 +102,9 @@ def symmetric_normalise(graph: KnnGraph) -> KnnGraph:
     inverse_sqrt = torch.where(degree > 0, degree.clamp_min(tiny).rsqrt(), torch.zeros_like(degree))
     weights = graph.weights * inverse_sqrt[:, None] * inverse_sqrt[graph.indices]
     return KnnGraph(graph.indices, weights)
+
+
+def unweighted(graph: KnnGraph) -> KnnGraph:
+    """The same neighbours with every kept edge weighted 1 (the binary kNN graph of FREEDOM,
+    MGCN and BM3; :func:`symmetric_normalise` then gives each edge 1/k)."""
+    return KnnGraph(graph.indices, torch.ones_like(graph.weights))

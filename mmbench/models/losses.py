@@ -17,3 +17,14 @@ def l2_penalty(*tensors: torch.Tensor) -> torch.Tensor:
     This is the per-batch embedding regulariser of the LightGCN and LATTICE/MMSSL code lineage.
     """
     return sum(t.pow(2).sum() for t in tensors) / (2 * tensors[0].shape[0])
+
+
+def info_nce(view: torch.Tensor, other: torch.Tensor, temperature: float) -> torch.Tensor:
+    """In-batch InfoNCE between two views of the same rows: row i of ``view`` should be closer
+    (in cosine) to row i of ``other`` than to any other row of ``other``.
+
+    Mean over rows of -log softmax_j(cos(v_i, o_j) / temperature)[i]: the contrastive loss of
+    SGL, and of the multimodal models that build on it (SLMRec, MGCN, LGMRec).
+    """
+    logits = F.normalize(view, dim=1) @ F.normalize(other, dim=1).T / temperature
+    return F.cross_entropy(logits, torch.arange(view.shape[0], device=view.device))
