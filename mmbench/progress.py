@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    import torch
 
 
 class Progress:
@@ -53,6 +57,7 @@ class TrainingProgress:
     """
 
     MODES = ("bar", "lines", "off")
+    BATCH_INTERVAL = 0.5  # seconds between two readings of the batch loss for the bar
 
     def __init__(self, label: str = "", stream: TextIO | None = None, mode: str | None = None):
         self.stream = stream if stream is not None else sys.stderr
@@ -63,6 +68,7 @@ class TrainingProgress:
         self._bar = None
         self._epochs = 0
         self._started = time.monotonic()
+        self._last_batch = -math.inf
 
     def start(self, epochs: int, done: int = 0) -> None:
         """Training of at most ``epochs`` epochs begins, ``done`` of them already run (a resume)."""
@@ -77,10 +83,20 @@ class TrainingProgress:
                 bar_format="{desc} epoch {n_fmt}/{total_fmt} |{bar}| {elapsed}<{remaining}{postfix}",
             )
 
-    def batch(self, epoch: int, index: int, n_batches: int, loss: float) -> None:
-        """A batch finished (shown on the bar only)."""
-        if self._bar is not None:
-            self._bar.set_postfix_str(f"batch {index}/{n_batches} loss {loss:.4f}", refresh=False)
+    def batch(self, epoch: int, index: int, n_batches: int, loss: torch.Tensor | float) -> None:
+        """A batch finished (shown on the bar only).
+
+        ``loss`` may be a tensor on the training device: it is read at most every
+        ``BATCH_INTERVAL`` seconds, so that the display does not make each step wait for the
+        device.
+        """
+        if self._bar is None:
+            return
+        now = time.monotonic()
+        if index < n_batches and now - self._last_batch < self.BATCH_INTERVAL:
+            return
+        self._last_batch = now
+        self._bar.set_postfix_str(f"batch {index}/{n_batches} loss {float(loss):.4f}", refresh=False)
 
     def epoch_done(self) -> None:
         if self._bar is not None:

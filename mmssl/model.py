@@ -299,11 +299,11 @@ class MMSSL(PropagatedEmbeddingModel):
         parts["loss"] = sum(weights.get(key, 1.0) * value for key, value in parts.items())
         return parts
 
-    def train_step(self, batch: BprBatch, optimizer: torch.optim.Optimizer) -> dict[str, float]:
+    def train_step(self, batch: BprBatch, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
         """One critic step (on a no-grad forward), then one model step, then the graph update."""
         batch_users = self._batch_users(batch)
         distinct, entries = batch_users
-        logged: dict[str, float] = {}
+        logged: dict[str, torch.Tensor] = {}
         if self.discriminator is not None:
             with torch.no_grad():
                 reference = self.forward_pass()
@@ -311,7 +311,7 @@ class MMSSL(PropagatedEmbeddingModel):
             critic_loss = self.discriminator_loss(reference, distinct, entries)
             critic_loss.backward()
             self.d_optimizer.step()
-            logged["critic"] = float(critic_loss.detach())
+            logged["critic"] = critic_loss.detach()
         optimizer.zero_grad(set_to_none=True)
         result = self.forward_pass()
         parts = self._model_loss(result, batch, batch_users)
@@ -319,7 +319,7 @@ class MMSSL(PropagatedEmbeddingModel):
         optimizer.step()
         self._update_graphs(result, distinct, entries)
         self.batch_index += 1
-        logged.update({key: float(value.detach()) for key, value in parts.items()})
+        logged.update({key: value.detach() for key, value in parts.items()})
         return logged
 
     @torch.no_grad()

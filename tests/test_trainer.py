@@ -48,6 +48,38 @@ def test_nan_loss_stops_with_the_epoch_named() -> None:
         trainer.fit()
 
 
+class LossTurnsNaN(MFBPR):
+    """MF-BPR whose loss becomes NaN from its ``nan_from``-th batch on (counted from 1)."""
+
+    nan_from = 3
+
+    def loss(self, batch):
+        parts = super().loss(batch)
+        self.batches = getattr(self, "batches", 0) + 1
+        if self.batches >= self.nan_from:
+            parts["loss"] = parts["loss"] * float("nan")
+        return parts
+
+
+def test_the_first_nan_batch_is_named_though_losses_are_read_once_per_epoch() -> None:
+    config = MFBPRConfig(epochs=3, batch_size=16)
+    dataset = tiny_dataset()
+    model = LossTurnsNaN(dataset.train_view(), config)
+    trainer = Trainer(model, dataset, config, "standard", torch.device("cpu"), 0)
+    with pytest.raises(TrainingError, match=r"loss became nan at epoch 1 \(batch 3 of 8\)"):
+        trainer.fit()
+
+
+def test_train_step_hands_back_device_tensors_not_floats() -> None:
+    config = MFBPRConfig(batch_size=16)
+    dataset = tiny_dataset()
+    model = MFBPR(dataset.train_view(), config)
+    trainer = Trainer(model, dataset, config, "standard", torch.device("cpu"), 0)
+    users, pos, neg = next(iter(trainer.sampler.epoch()))
+    parts = model.train_step(trainer._batch(users, pos, neg), trainer.optimizer)
+    assert all(isinstance(v, torch.Tensor) and not v.requires_grad for v in parts.values())
+
+
 class Interrupt(Exception):
     pass
 

@@ -70,12 +70,15 @@ class _Rows:
             torch.from_numpy(matrix.indices.astype(np.int64)),
         )
 
-    def coordinates(
-        self, start: int, stop: int, device: torch.device
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(row, column) of the nonzeros of rows ``start:stop``, rows counted from ``start``."""
+    def to(self, device: torch.device) -> _Rows:
+        """The same nonzeros with their coordinates on ``device`` (the row pointers stay numpy)."""
+        return _Rows(self.indptr, self.rows.to(device), self.columns.to(device))
+
+    def coordinates(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(row, column) of the nonzeros of rows ``start:stop``, rows counted from ``start``, on
+        the device of this copy."""
         low, high = self.indptr[start], self.indptr[stop]
-        return (self.rows[low:high] - start).to(device), self.columns[low:high].to(device)
+        return self.rows[low:high] - start, self.columns[low:high]
 
 
 def _binary(matrix: sp.spmatrix) -> sp.csr_matrix:
@@ -159,6 +162,7 @@ class Evaluator:
         for name in masked_splits[1:]:
             mask = mask + dataset.split(name)
         self._mask = _Rows.from_csr(_binary(mask)[users])
+        self._device_copies: dict[torch.device, tuple[torch.Tensor, _Rows, _Rows]] = {}
 
     def evaluate(self, scorer: Scorer, device: torch.device | str = "cpu") -> EvalResult:
         """Rank every catalogue item for every evaluated user and compute all registered metrics.
@@ -176,15 +180,16 @@ class Evaluator:
         hit_parts: list[np.ndarray] = []
         exposure = {k: np.zeros(self.n_items, dtype=np.int64) for k in self.ks}
 
+        all_users, mask, relevant_rows = self._on(device)
         for start in range(0, len(self.users), self.batch_size):
             stop = min(start + self.batch_size, len(self.users))
-            users = self._users[start:stop].to(device)
+            users = all_users[start:stop]
             with torch.no_grad():
                 scores = self._checked(scorer(users), users, device)
             with torch.inference_mode():
-                top_values, top_items = self._masked_top_k(scores, start, stop, device)
+                top_values, top_items = self._masked_top_k(scores, mask.coordinates(start, stop))
                 relevant = torch.zeros(scores.shape, dtype=torch.bool, device=device)
-                relevant[self._relevant.coordinates(start, stop, device)] = True
+                relevant[relevant_rows.coordinates(start, stop)] = True
                 batch_hits = relevant.gather(1, top_items).cpu().numpy()
             # Masked items (-inf) only fill the lists of users with fewer than max(Ks) candidates.
             rankable = top_values.cpu().numpy() != -np.inf
@@ -243,15 +248,24 @@ class Evaluator:
             )
         return scores
 
+    def _on(self, device: torch.device) -> tuple[torch.Tensor, _Rows, _Rows]:
+        """The evaluated users, the mask and the relevant items on ``device``: uploaded at the first
+        evaluation there and kept, so that later passes (one per epoch) copy nothing."""
+        if device not in self._device_copies:
+            self._device_copies[device] = (
+                self._users.to(device), self._mask.to(device), self._relevant.to(device)
+            )
+        return self._device_copies[device]
+
     def _masked_top_k(
-        self, scores: torch.Tensor, start: int, stop: int, device: torch.device
+        self, scores: torch.Tensor, masked: tuple[torch.Tensor, torch.Tensor]
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Top ``max(Ks)`` of a batch with its masked items set to ``-inf``.
 
         The masked entries are overwritten in place and restored afterwards, which saves copying the
         whole ``[batch, n_items]`` block; the caller's tensor is unchanged when this returns.
         """
-        rows, columns = self._mask.coordinates(start, stop, device)
+        rows, columns = masked
         saved = scores[rows, columns]
         scores[rows, columns] = float("-inf")
         try:

@@ -121,13 +121,17 @@ class RecModel(nn.Module):
         does nothing.
         """
 
-    def train_step(self, batch: BprBatch, optimizer: torch.optim.Optimizer) -> dict[str, float]:
-        """One optimisation step on a batch; returns the loss parts as floats for logging."""
+    def train_step(self, batch: BprBatch, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+        """One optimisation step on a batch; returns the loss parts, detached, for logging.
+
+        The parts stay tensors on the model's device: the trainer sums them there and reads them
+        once per epoch, so that a step never waits for the device to report a number.
+        """
         optimizer.zero_grad(set_to_none=True)
         parts = self.loss(batch)
         parts["loss"].backward()
         optimizer.step()
-        return {key: float(value.detach()) for key, value in parts.items()}
+        return {key: value.detach() for key, value in parts.items()}
 
 
 class PropagatedEmbeddingModel(RecModel):

@@ -106,14 +106,45 @@ def edge_bipartite_adjacency(
         return matrix.to_sparse_csr()
 
 
-def layer_mean_propagation(adjacency: torch.Tensor, embeddings: torch.Tensor, n_layers: int) -> torch.Tensor:
-    """LightGCN's propagation: the mean of ``adjacency^l @ embeddings`` over layers l = 0..n_layers."""
+def layer_mean_propagation(
+    adjacency: torch.Tensor,
+    embeddings: torch.Tensor,
+    n_layers: int,
+    transpose: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """LightGCN's propagation: the mean of ``adjacency^l @ embeddings`` over layers l = 0..n_layers.
+
+    With ``transpose`` (the adjacency itself when it is symmetric, as D^-1/2 A D^-1/2 is), each
+    product goes through :func:`sparse_matmul`, whose backward reuses it instead of transposing
+    the matrix again at every layer of every step.
+    """
     layer = embeddings
     total = layer
     for _ in range(n_layers):
-        layer = adjacency @ layer
+        layer = adjacency @ layer if transpose is None else sparse_matmul(adjacency, transpose, layer)
         total = total + layer
     return total / (n_layers + 1)
+
+
+def user_item_block(adjacency: torch.Tensor, n_users: int, n_items: int) -> torch.Tensor:
+    """Rows 0..U-1 of a (users + items) bipartite CSR matrix, as a [U, I] CSR matrix.
+
+    A user's row of a bipartite matrix has entries only in the item columns U..U+I-1, so the
+    block is the first ``n_users`` rows with the columns shifted down by ``n_users``: the
+    normalised user -> item operator of the same graph, for models that aggregate item-side
+    representations into users.
+    """
+    crow = adjacency.crow_indices()
+    stored = int(crow[n_users])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(
+            crow[: n_users + 1].clone(),
+            adjacency.col_indices()[:stored] - n_users,
+            adjacency.values()[:stored].clone(),
+            size=(n_users, n_items),
+            check_invariants=False,
+        )
 
 
 def transpose_csr(matrix: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,15 @@ def l2_penalty(*tensors: torch.Tensor) -> torch.Tensor:
     return sum(t.pow(2).sum() for t in tensors) / (2 * tensors[0].shape[0])
 
 
+def norm_penalty(*matrices: torch.Tensor) -> torch.Tensor:
+    """The sum of the matrices' Frobenius norms (not squared), divided by the last one's row count.
+
+    MMRec's ``EmbLoss``: the regulariser of the BM3 and FREEDOM code lineage, applied to whole
+    embedding tables rather than to a batch's rows (compare :func:`l2_penalty`).
+    """
+    return sum(torch.linalg.matrix_norm(m) for m in matrices) / matrices[-1].shape[0]
+
+
 def info_nce(view: torch.Tensor, other: torch.Tensor, temperature: float) -> torch.Tensor:
     """In-batch InfoNCE between two views of the same rows: row i of ``view`` should be closer
     (in cosine) to row i of ``other`` than to any other row of ``other``.

@@ -183,20 +183,27 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         self.model.train()
         self.model.on_epoch_start(epoch)
-        sums: dict[str, float] = {}
+        sums: dict[str, torch.Tensor] = {}
+        losses: list[torch.Tensor] = []
         n_batches = len(self.sampler)
         for index, (users, pos, neg) in enumerate(self.sampler.epoch()):
             parts = self.model.train_step(self._batch(users, pos, neg), self.optimizer)
-            loss = parts["loss"]
-            if not math.isfinite(loss):
-                raise TrainingError(
-                    f"the loss became {loss} at epoch {epoch} (batch {index + 1} of {n_batches}); "
-                    "lower the learning rate (--set lr=...) or check the features for extreme values"
-                )
+            losses.append(parts["loss"])
             for key, value in parts.items():
-                sums[key] = sums.get(key, 0.0) + value
-            self.progress.batch(epoch, index + 1, n_batches, loss)
-        return {key: value / n_batches for key, value in sums.items()}
+                sums[key] = sums[key] + value if key in sums else value
+            self.progress.batch(epoch, index + 1, n_batches, parts["loss"])
+        # One read of the device per epoch: the batch losses for the finiteness check, the sums.
+        batch_losses = torch.stack([loss.float() for loss in losses]).cpu()
+        finite = torch.isfinite(batch_losses)
+        if not finite.all():
+            first = int((~finite).nonzero()[0, 0])
+            raise TrainingError(
+                f"the loss became {float(batch_losses[first])} at epoch {epoch} (batch {first + 1} of "
+                f"{n_batches}); lower the learning rate (--set lr=...) or check the features for "
+                "extreme values"
+            )
+        means = (torch.stack([total.float() for total in sums.values()]) / n_batches).tolist()
+        return dict(zip(sums, means))
 
     def _save_checkpoint(self, state: _LoopState) -> None:
         if self.checkpoint_path is None:
