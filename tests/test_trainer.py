@@ -10,6 +10,7 @@ import torch
 
 from baselines.mf_bpr import MFBPR, MFBPRConfig
 from mmbench.errors import TrainingError
+from mmbench.models.registry import default_registry
 from mmbench.training.reproducibility import seed_everything
 from mmbench.training.trainer import Trainer
 from synthetic import tiny_dataset
@@ -108,13 +109,11 @@ def test_zero_epochs_is_rejected_by_the_config() -> None:
         dataclasses.replace(MFBPRConfig(), epochs=0)
 
 
-@pytest.mark.parametrize("name", ["mf_bpr", "lightgcn", "vbpr", "mmgcn", "lattice", "mmssl", "mmssl-official"])
+@pytest.mark.parametrize("name", default_registry().names())
 @pytest.mark.filterwarnings("ignore:.*copying from a non-meta parameter")
 def test_a_cpu_checkpoint_restores_onto_another_device(name: str, tmp_path) -> None:
     """The restore path does not depend on the run's device: a CPU checkpoint loads into a model on
     ``meta`` (the random-generator states stay CPU tensors; MMSSL's graphs are rebuilt from CPU data)."""
-    from mmbench.models.registry import default_registry
-
     dataset = tiny_dataset(audio_dim=5)
     cls = default_registry().get(name)
     config = cls.config_for("tiny", {"epochs": "1", "batch_size": "16"})
