@@ -44,7 +44,7 @@ from mmbench.models.graph import (
     training_edges,
 )
 from mmbench.models.knn import KnnGraph, knn_graph, symmetric_normalise, unweighted
-from mmbench.models.losses import bpr_loss
+from mmbench.models.losses import bpr_loss, dot_bpr_loss
 from mmbench.search_space import Categorical, FloatParam, IntParam
 
 
@@ -366,7 +366,7 @@ class FREEDOM(PropagatedEmbeddingModel):
         for branch in self.branches:
             pos = branch.projected(batch.pos_items)
             neg = branch.projected(batch.neg_items)
-            feature_terms.append(bpr_loss((users * pos).sum(-1), (users * neg).sum(-1)))
+            feature_terms.append(dot_bpr_loss(users, pos, neg))
         feature_bpr = torch.stack(feature_terms).sum()
         total = ranking + self.config.reg_weight * feature_bpr
         return {"loss": total, "bpr": ranking, "feature_bpr": feature_bpr}

@@ -32,7 +32,7 @@ from mmbench.errors import ConfigError
 from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
 from mmbench.models.graph import layer_mean_propagation, symmetric_bipartite_adjacency
 from mmbench.models.knn import KnnGraph, knn_graph, symmetric_normalise
-from mmbench.models.losses import bpr_loss, l2_penalty
+from mmbench.models.losses import dot_bpr_loss, l2_penalty
 from mmbench.search_space import FloatParam, IntParam
 
 
@@ -227,6 +227,6 @@ class Lattice(PropagatedEmbeddingModel):
         users = users_all[batch.users]
         pos = items_all[batch.pos_items]
         neg = items_all[batch.neg_items]
-        ranking = bpr_loss((users * pos).sum(-1), (users * neg).sum(-1))
+        ranking = dot_bpr_loss(users, pos, neg)
         reg = self.config.reg_weight * l2_penalty(users, pos, neg)
         return {"loss": ranking + reg, "bpr": ranking, "reg": reg}

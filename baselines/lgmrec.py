@@ -42,7 +42,7 @@ from mmbench.models.graph import (
     to_torch_csr,
     transpose_csr,
 )
-from mmbench.models.losses import bpr_loss, l2_penalty
+from mmbench.models.losses import dot_bpr_loss, l2_penalty
 from mmbench.search_space import FloatParam, IntParam
 
 
@@ -316,7 +316,7 @@ class LGMRec(PropagatedEmbeddingModel):
         users = final[batch.users]
         pos = final[self.n_users + batch.pos_items]
         neg = final[self.n_users + batch.neg_items]
-        ranking = bpr_loss((users * pos).sum(-1), (users * neg).sum(-1))
+        ranking = dot_bpr_loss(users, pos, neg)
         reg = self.config.reg_weight * l2_penalty(users, pos, neg)
         parts = {"bpr": ranking, "reg": reg}
         total = ranking + reg

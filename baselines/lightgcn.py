@@ -16,7 +16,7 @@ from mmbench.config import TrainConfig
 from mmbench.data.dataset import TrainView
 from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
 from mmbench.models.graph import layer_mean_propagation, symmetric_bipartite_adjacency
-from mmbench.models.losses import bpr_loss, l2_penalty
+from mmbench.models.losses import dot_bpr_loss, l2_penalty
 from mmbench.search_space import FloatParam, IntParam
 
 
@@ -56,7 +56,7 @@ class LightGCN(PropagatedEmbeddingModel):
         users = users_all[batch.users]
         pos = items_all[batch.pos_items]
         neg = items_all[batch.neg_items]
-        ranking = bpr_loss((users * pos).sum(-1), (users * neg).sum(-1))
+        ranking = dot_bpr_loss(users, pos, neg)
         reg = self.config.reg_weight * l2_penalty(
             self.user_embedding(batch.users),
             self.item_embedding(batch.pos_items),

@@ -15,7 +15,7 @@ from torch import nn
 from mmbench.config import TrainConfig
 from mmbench.data.dataset import TrainView
 from mmbench.models.base import BprBatch, RecModel
-from mmbench.models.losses import bpr_loss, l2_penalty
+from mmbench.models.losses import dot_bpr_loss, l2_penalty
 from mmbench.search_space import FloatParam, IntParam
 
 
@@ -46,7 +46,7 @@ class MFBPR(RecModel):
         users = self.user_embedding(batch.users)
         pos = self.item_embedding(batch.pos_items)
         neg = self.item_embedding(batch.neg_items)
-        ranking = bpr_loss((users * pos).sum(-1), (users * neg).sum(-1))
+        ranking = dot_bpr_loss(users, pos, neg)
         reg = self.config.reg_weight * l2_penalty(users, pos, neg)
         return {"loss": ranking + reg, "bpr": ranking, "reg": reg}
 

@@ -45,7 +45,7 @@ from mmbench.models.graph import (
     user_item_block,
 )
 from mmbench.models.knn import KnnGraph, knn_graph, symmetric_normalise, unweighted
-from mmbench.models.losses import bpr_loss, info_nce, l2_penalty
+from mmbench.models.losses import dot_bpr_loss, info_nce, l2_penalty
 from mmbench.search_space import FloatParam, IntParam
 
 KNN_WEIGHTINGS = ("cosine", "binary")
@@ -277,7 +277,7 @@ class MGCN(PropagatedEmbeddingModel):
         users = final[batch.users]
         pos = final[self.n_users + batch.pos_items]
         neg = final[self.n_users + batch.neg_items]
-        ranking = bpr_loss((users * pos).sum(-1), (users * neg).sum(-1))
+        ranking = dot_bpr_loss(users, pos, neg)
         reg = self.config.reg_weight * l2_penalty(users, pos, neg)
         parts = {"bpr": ranking, "reg": reg}
         if self.config.cl_weight > 0:

@@ -30,7 +30,7 @@ from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
 from mmbench.models.graph import sparse_matmul, symmetric_bipartite_adjacency, to_torch_csr, transpose_csr
-from mmbench.models.losses import bpr_loss, l2_penalty
+from mmbench.models.losses import dot_bpr_loss, l2_penalty
 from mmbench.search_space import FloatParam, IntParam
 
 
@@ -289,6 +289,6 @@ class NGCF(PropagatedEmbeddingModel):
         users = users_all[batch.users]
         pos = items_all[batch.pos_items]
         neg = items_all[batch.neg_items]
-        ranking = bpr_loss((users * pos).sum(-1), (users * neg).sum(-1))
+        ranking = dot_bpr_loss(users, pos, neg)
         reg = self.config.reg_weight * l2_penalty(users, pos, neg)
         return {"loss": ranking + reg, "bpr": ranking, "reg": reg}

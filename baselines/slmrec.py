@@ -42,7 +42,7 @@ from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import AblationVariant, BprBatch, PropagatedEmbeddingModel, modality_removal_variants
 from mmbench.models.graph import sparse_matmul, symmetric_bipartite_adjacency
-from mmbench.models.losses import bpr_loss, info_nce
+from mmbench.models.losses import dot_bpr_loss, info_nce
 from mmbench.search_space import FloatParam
 
 SSL_TASKS = ("FAC", "FD", "FM", "FD+FM")
@@ -317,7 +317,7 @@ class SLMRec(PropagatedEmbeddingModel):
             items = torch.cat([batch.pos_items, batch.neg_items])
             users, both = self.fuse(views, batch.users, items)
             pos, neg = both.split(batch.users.shape[0])
-            main = bpr_loss((users * pos).sum(-1), (users * neg).sum(-1))
+            main = dot_bpr_loss(users, pos, neg)
         if self.config.ssl_alpha == 0:
             return {"loss": main, "main": main}
         ssl = self.config.ssl_alpha * self.ssl_loss(batch, item_inputs, views)

@@ -41,7 +41,7 @@ from mmbench.models.base import (
     PropagatedEmbeddingModel,
     modality_removal_variants,
 )
-from mmbench.models.losses import bpr_loss, l2_penalty
+from mmbench.models.losses import dot_bpr_loss, l2_penalty
 from mmbench.search_space import Categorical, FloatParam
 from mmssl import rows as R
 from mmssl.config import DATASET_PRESETS, MMSSLConfig, OfficialMMSSLConfig
@@ -270,7 +270,7 @@ class MMSSL(PropagatedEmbeddingModel):
     ) -> dict[str, torch.Tensor]:
         config = self.config
         users, pos, neg = result.users[batch.users], result.items[batch.pos_items], result.items[batch.neg_items]
-        ranking = bpr_loss((users * pos).sum(-1), (users * neg).sum(-1))
+        ranking = dot_bpr_loss(users, pos, neg)
         emb_reg = config.reg_weight * l2_penalty(users, pos, neg)
         feature_sq = sum(
             result.feature_items[m].square().sum() + result.feature_users[m].square().sum() for m in self.modalities

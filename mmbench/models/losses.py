@@ -11,6 +11,12 @@ def bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.Tensor
     return F.softplus(neg_scores - pos_scores).mean()
 
 
+def dot_bpr_loss(users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+    """:func:`bpr_loss` of dot-product scores: rows of user, positive-item and negative-item
+    embeddings, the ranking loss of every embedding model here."""
+    return bpr_loss((users * pos).sum(-1), (users * neg).sum(-1))
+
+
 def l2_penalty(*tensors: torch.Tensor) -> torch.Tensor:
     """Half the summed squared L2 norm of the tensors, divided by the batch size (first dim).
 
