@@ -17,12 +17,14 @@ def build_parser() -> argparse.ArgumentParser:
         ablate_cmd,
         datasets_cmd,
         evaluate_cmd,
+        features_cmd,
         leaderboard_cmd,
         models_cmd,
         plot_cmd,
         report_cmd,
         run_cmd,
         sweep_cmd,
+        tune_all_cmd,
         tune_cmd,
     )
 
@@ -34,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (
-        run_cmd, ablate_cmd, sweep_cmd, tune_cmd, evaluate_cmd, leaderboard_cmd, report_cmd, plot_cmd,
-        models_cmd, datasets_cmd,
+        run_cmd, ablate_cmd, sweep_cmd, tune_cmd, tune_all_cmd, evaluate_cmd, leaderboard_cmd, report_cmd,
+        plot_cmd, models_cmd, datasets_cmd, features_cmd,
     ):
         module.register(subparsers)
     return parser

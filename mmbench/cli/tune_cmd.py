@@ -1,17 +1,24 @@
 """``mmbench tune``: Optuna search over a model's space, on validation only, from one CPU to many
-machines sharing one storage; ``--show`` prints the best trial and writes its parameters file."""
+machines sharing one storage; ``--show`` prints the best trial and writes its parameters file.
+The tuning itself is :func:`mmbench.tuning.tune.tune_model`; this module only reads the flags."""
 
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 from typing import Any
 
-from mmbench.cli.common import add_ks_argument, add_modalities_argument, add_results_argument, ks_from_args
+from mmbench.cli.common import (
+    add_ks_argument,
+    add_modalities_argument,
+    add_results_argument,
+    ks_from_args,
+    modalities_from_args,
+)
 from mmbench.cli.datasets_cmd import add_dataset_arguments, dataset_from_args
 from mmbench.errors import ConfigError
 from mmbench.tuning.study import PRUNERS, SAMPLERS
+from mmbench.tuning.tune import TuneRequest
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,6 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--gpus", help="comma-separated GPU indices, one worker pinned to each (0,0 runs two on GPU 0)"
     )
     parser.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="Optuna sampler (default: tpe)")
+    parser.add_argument(
+        "--sampler-seed", type=int, metavar="S",
+        help="seed of the sampler; each worker derives its own from it (default: unseeded)",
+    )
     parser.add_argument(
         "--pruner", choices=PRUNERS, default="median",
         help="stop poor trials early by their validation curve (default: median)",
@@ -76,7 +87,29 @@ def handle(args: argparse.Namespace) -> int:
     storage_url = args.storage or default_storage_url(args.results)
     if args.show:
         return _show(args, storage_url, open_storage(storage_url, args.heartbeat, create=False))
-    return _tune(args, storage_url)
+    from mmbench.tuning.tune import tune_model
+
+    outcome = tune_model(_request(args))
+    if args.worker_index is None:
+        _report(args, outcome.study, outcome.storage_url)
+    return outcome.status
+
+
+def _request(args: argparse.Namespace) -> TuneRequest:
+    """The study this command line asks for."""
+    from mmbench.tuning.launcher import parse_gpus
+
+    if not (args.model and args.dataset):
+        raise ConfigError("mmbench tune needs --model and --dataset (or --show with --study)")
+    return TuneRequest(
+        model=args.model, dataset=args.dataset, results=args.results, trials=args.trials,
+        datasets_root=args.datasets_root, modalities=modalities_from_args(args), ks=ks_from_args(args),
+        storage=args.storage, study=args.study, epochs=args.epochs, assignments=tuple(args.assignments or ()),
+        metric=args.metric, space_file=args.space, sampler=args.sampler, sampler_seed=args.sampler_seed,
+        pruner=args.pruner, seed=args.seed, timeout=args.timeout, device=args.device, threads=args.threads,
+        workers=args.workers, gpus=tuple(parse_gpus(args.gpus)) if args.gpus else None,
+        heartbeat=args.heartbeat, worker_index=args.worker_index,
+    )
 
 
 def _study_name(args: argparse.Namespace) -> str:
@@ -102,150 +135,14 @@ def _show(args: argparse.Namespace, storage_url: str, storage: Any) -> int:
 
 
 def _report(args: argparse.Namespace, study: Any, storage_url: str) -> None:
-    from mmbench.tuning.params import tuned_params_path, write_params
-    from mmbench.tuning.summary import best_params, describe_study
-    from mmbench.tuning.worker import trial_counts
+    """Print the study and write its best parameters file."""
+    from mmbench.tuning.params import tuned_params_path
+    from mmbench.tuning.summary import describe_study
+    from mmbench.tuning.tune import save_best
 
     print(describe_study(study, storage_url), flush=True)
-    if trial_counts(study).get("COMPLETE"):
-        path = args.params_out or tuned_params_path(args.results, study.study_name)
-        tuned = best_params(study, storage_url)
-        write_params(path, tuned)
+    path = args.params_out or tuned_params_path(args.results, study.study_name)
+    tuned = save_best(study, storage_url, path)
+    if tuned is not None:
         print(f"best parameters -> {path}; use them with `mmbench run --models {tuned.model} "
               f"--dataset {args.dataset or tuned.dataset} --params {path}`", flush=True)
-
-
-def _tune(args: argparse.Namespace, storage_url: str) -> int:
-    from mmbench.data.catalog import resolve
-    from mmbench.models.registry import default_registry
-
-    if not (args.model and args.dataset):
-        raise ConfigError("mmbench tune needs --model and --dataset (or --show with --study)")
-    default_registry().check(args.model)
-    resolve(args.dataset, args.datasets_root)
-    ks = ks_from_args(args)
-    if args.trials < 1:
-        raise ConfigError(f"--trials must be at least 1, got {args.trials}")
-    if args.workers < 1:
-        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
-    if args.threads is not None and args.threads < 1:
-        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
-    # torch and the models load only now: a mistyped flag, name or dataset is refused before them
-    import torch
-
-    from mmbench.config import apply_overrides, parse_assignments
-    from mmbench.progress import Progress
-    from mmbench.training.reproducibility import resolve_device
-    from mmbench.tuning import launcher
-    from mmbench.tuning.objective import Objective
-    from mmbench.tuning.space import load_space_file, study_space
-    from mmbench.tuning.storage import default_study_name, has_heartbeat, open_storage
-    from mmbench.tuning.study import make_pruner, make_sampler, open_study, setup_for
-    from mmbench.tuning.worker import Worker
-
-    gpus = launcher.parse_gpus(args.gpus) if args.gpus else None
-    if gpus and args.worker_index is None:
-        launcher.check_gpus(gpus, torch.cuda.device_count() if torch.cuda.is_available() else 0)
-    model_class = default_registry().get(args.model)
-    assigned: dict[str, Any] = parse_assignments(args.assignments)
-    if args.epochs is not None:
-        assigned["epochs"] = str(args.epochs)
-    if args.metric is not None:
-        assigned["metric"] = args.metric
-    config = apply_overrides(model_class.config_class(), assigned)
-    fixed = {key: getattr(config, key) for key in assigned}
-    file_space = load_space_file(args.space, model_class.config_class) if args.space else None
-    space = study_space(model_class.config_class, model_class.search_space, file_space, fixed)
-    sampler = make_sampler(args.sampler, space)
-    device = resolve_device(args.device)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    dataset = dataset_from_args(args)
-    storage = open_storage(storage_url, args.heartbeat)
-    name = args.study or default_study_name(model_class.name, dataset.study_key)
-    setup = setup_for(model_class.name, dataset.study_key, config.metric, args.seed, fixed, space)
-    study = open_study(storage, name, setup, sampler, make_pruner(args.pruner))
-    started = time.monotonic()
-    try:
-        if gpus or args.workers > 1:
-            status = _launch(args, study, storage_url, gpus)
-        else:
-            label = "" if args.worker_index is None else f"[worker {args.worker_index}] "
-            objective = Objective(model_class, dataset, space, fixed, args.seed, device, ks=ks)
-            worker = Worker(
-                study, objective, args.trials, has_heartbeat(storage), args.timeout, label,
-                echo=lambda line: print(line, flush=True),
-                progress=Progress() if args.worker_index is None else Progress(enabled=False),
-            )
-            objective.on_epoch = worker.show_epoch
-            worker.run()
-            status = 0
-    except KeyboardInterrupt:
-        print(f"\ninterrupted after {time.monotonic() - started:.0f} s: finished trials are kept; "
-              "re-run the same command to continue", flush=True)
-        status = 130
-    if args.worker_index is None:
-        _report(args, study, storage_url)
-    return status
-
-
-def _launch(args: argparse.Namespace, study: Any, storage_url: str, gpus: list[int] | None) -> int:
-    """Start the worker processes, show their joint progress, and say how they ended."""
-    from mmbench.progress import Progress
-    from mmbench.tuning import launcher
-    from mmbench.tuning.worker import FINISHED, trial_counts
-
-    workers = len(gpus) if gpus else args.workers
-    specs = launcher.worker_specs(_worker_args(args, storage_url, study.study_name, workers), args.workers, gpus)
-    print(f"starting {len(specs)} workers on study {study.study_name}", flush=True)
-    progress = Progress()
-
-    def show() -> None:
-        trials = study.get_trials(deepcopy=False)
-        done = sum(t.state.name in FINISHED for t in trials)
-        complete = [t.value for t in trials if t.state.name == "COMPLETE"]
-        running = [
-            f"trial {t.number} epoch {max(t.intermediate_values, default=0)}"
-            for t in trials if t.state.name == "RUNNING"
-        ]
-        best = f"{max(complete):.4f}" if complete else "-"
-        progress.update(f"trials done {done}/{args.trials} | best {best} | running: {', '.join(running) or '-'}")
-
-    try:
-        codes = launcher.run_workers(specs, show)
-    finally:
-        progress.close()
-    counts = trial_counts(study)
-    finished = sum(counts.get(state, 0) for state in FINISHED)
-    for index, code in enumerate(codes):
-        if code != 0:
-            print(f"worker {index} exited with status {code}", flush=True)
-    if finished < args.trials and args.timeout is None:
-        print(f"the study holds {finished} of {args.trials} trials: re-run the same command to finish it", flush=True)
-        return 1
-    return 0
-
-
-def _worker_args(args: argparse.Namespace, storage_url: str, study: str, workers: int) -> list[str]:
-    """The options every worker process shares: this command's, with storage and study resolved
-    and, without --threads, the CPU cores shared out between the ``workers``."""
-    from mmbench.threads import threads_per_worker
-
-    argv = [
-        "--model", args.model, "--dataset", args.dataset, "--trials", str(args.trials),
-        "--storage", storage_url, "--study", study, "--sampler", args.sampler, "--pruner", args.pruner,
-        "--seed", str(args.seed), "--heartbeat", str(args.heartbeat), "--results", str(args.results),
-    ]
-    optional = {
-        "--datasets-root": args.datasets_root, "--timeout": args.timeout, "--metric": args.metric,
-        "--space": args.space, "--epochs": args.epochs, "--threads": threads_per_worker(args.threads, workers),
-        "--modalities": args.modalities, "--ks": args.ks,
-    }
-    for flag, value in optional.items():
-        if value is not None:
-            argv += [flag, str(value)]
-    for assignment in args.assignments or []:
-        argv += ["--set", assignment]
-    if not args.gpus:
-        argv += ["--device", args.device]
-    return argv

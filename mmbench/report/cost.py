@@ -3,19 +3,24 @@
 One row per configuration (labelled as in the leaderboards), over the records of the protocol that
 selected the epoch, so that a training shared by two protocols counts once. Times are wall-clock
 seconds on the machine that ran them (its threads are shown), so they compare runs made the same
-way only.
+way only. :func:`cost_points` pairs the time of one run with its test accuracy, per model on its
+defaults and tuned, for the cost figure and the tuning-cost table.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
+from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
 from tabulate import tabulate
 
 from mmbench.records import RunRecord
-from mmbench.report.leaderboard import row_label, without_sweeps
+from mmbench.report.leaderboard import row_label, summarise, without_sweeps
+
+COST_METRIC = "recall@20"
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ def render_cost(records: Sequence[RunRecord]) -> str:
         [
             row.label, row.runs, f"{row.epochs_run:.0f}", f"{row.best_epoch:.0f}", f"{row.median_epoch_seconds:.2f}",
             f"{row.train_seconds:,.0f}", f"{row.eval_seconds:,.0f}",
-            _minutes(row.train_seconds + row.eval_seconds), row.threads,
+            duration(row.train_seconds + row.eval_seconds), row.threads,
         ]
         for row in rows
     ]
@@ -82,6 +87,49 @@ def render_cost(records: Sequence[RunRecord]) -> str:
     return tabulate(table, headers=headers, tablefmt="github", disable_numparse=True)
 
 
-def _minutes(seconds: float) -> str:
+@dataclass(frozen=True)
+class CostPoint:
+    """One model on its defaults or tuned, under one protocol: the mean over its seeds of the time
+    of one run (training + evaluation, in seconds) and of a test metric."""
+
+    model: str
+    tuned: bool
+    runs: int
+    seconds: float
+    value: float
+
+
+def cost_protocol(records: Sequence[RunRecord]) -> str | None:
+    """The protocol the cost figure shows: the one that selected the epochs of most tuned trainings
+    (of most trainings when none is tuned), the first by name on a tie; None without records."""
+    chosen = [r for r in trainings(records) if r.data.get("tuned")] or trainings(records)
+    counts = Counter(r.protocol for r in chosen)
+    return min(counts, key=lambda protocol: (-counts[protocol], protocol)) if counts else None
+
+
+def cost_points(records: Sequence[RunRecord], protocol: str, metric: str = COST_METRIC) -> list[CostPoint]:
+    """Per model, the point of its default row (label: the model's name) and of its tuned row
+    (``MODEL (tuned)``) under ``protocol``, from the records alone; rows without timing or without
+    ``metric`` are left out. Runs that repeat one measurement count once, as in the leaderboards."""
+    chosen = [r for r in without_sweeps(records) if r.protocol == protocol and "timing" in r.data]
+    points = []
+    for row in summarise(chosen, [metric]):
+        model = row.records[0].model
+        if row.label not in (model, f"{model} (tuned)") or math.isnan(row.means[metric]):
+            continue
+        seconds = statistics.fmean(
+            r.data["timing"]["train_seconds"] + r.data["timing"]["eval_seconds"] for r in row.records
+        )
+        points.append(CostPoint(model, row.label != model, row.runs, seconds, row.means[metric]))
+    return sorted(points, key=lambda point: (point.model, point.tuned))
+
+
+def duration(seconds: float) -> str:
+    """``4.2 s`` under ten seconds, ``42 s``, ``12 min 05 s``, or ``3 h 07 min`` from an hour on."""
+    if seconds < 9.95:
+        return f"{seconds:.1f} s"
     minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"

@@ -45,6 +45,10 @@ def tuning_stem(results_root: Path, study: str) -> Path:
     return plots_dir(results_root) / _slug("tuning", study)
 
 
+def cost_stem(results_root: Path, dataset: str) -> Path:
+    return plots_dir(results_root) / _slug("cost", dataset)
+
+
 def primary(record: RunRecord) -> bool:
     """Whether the record's protocol is the one that selected its epoch (one per training)."""
     return record.protocol == record.data.get("selection_protocol", record.protocol)

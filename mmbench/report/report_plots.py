@@ -1,9 +1,10 @@
-"""The plots ``mmbench report`` regenerates: ablations, sensitivity sweeps and training curves.
+"""The plots ``mmbench report`` regenerates: ablations, sensitivity sweeps, training curves and cost.
 
 One ablation chart per (model, dataset, protocol) that has ablation variants, one sensitivity plot
 per swept (model, param, dataset, protocol), one overview of training curves per dataset (the
-lowest-seed run of each plain model), and one tuning plot per study with a complete trial in the
-default Optuna storage (``RESULTS/tuning.db``). Files go where ``mmbench plot`` would write them,
+lowest-seed run of each plain model), one cost figure per dataset (test recall@20 against the time
+of one run, defaults to tuned, from the records only), and one tuning plot per study with a
+complete trial in the default Optuna storage (``RESULTS/tuning.db``). Files go where ``mmbench plot`` would write them,
 except the overview, whose name (``curves_<dataset>_overview``) stays put as models are added, so
 that links to it keep working.
 """
@@ -50,7 +51,28 @@ def write_report_plots(records: Sequence[RunRecord], results_root: Path) -> list
             logger.warning("no training-curve plot for %s: %s", dataset, error)
             continue
         written += save_figure(figure, select.overview_curves_stem(results_root, dataset))
+    for dataset in sorted({r.dataset for r in records}):
+        written += write_cost_plot(records, results_root, dataset)
     return written
+
+
+def write_cost_plot(records: Sequence[RunRecord], results_root: Path, dataset: str) -> list[Path]:
+    """The cost figure of ``dataset`` from its records (the tuned ones that its leaderboard shows),
+    if any of its plain or tuned rows has timing; returns the files written."""
+    from mmbench.report.cost import COST_METRIC, cost_points, cost_protocol
+    from mmbench.report.cost_plot import cost_figure
+    from mmbench.report.figures import save_figure
+    from mmbench.report.tuning_comparison import shown_records
+    from mmbench.tuning.budget import budget_path, read_budget
+
+    budget = read_budget(budget_path(results_root, dataset))
+    shown, _ = shown_records([r for r in records if r.dataset == dataset], budget)
+    protocol = cost_protocol(shown)
+    points = cost_points(shown, protocol) if protocol else []
+    if not points:
+        return []
+    figure = cost_figure(points, dataset, protocol, COST_METRIC)
+    return save_figure(figure, select.cost_stem(results_root, dataset))
 
 
 def write_tuning_plots(results_root: Path) -> list[Path]:

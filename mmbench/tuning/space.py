@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Any, Mapping, get_type_hints
 
@@ -75,14 +76,16 @@ def study_space(
     declared: SearchSpace,
     file_space: Mapping[str, Param] | None,
     fixed: Mapping[str, Any],
+    allow_empty: bool = False,
 ) -> dict[str, Param]:
     """The space trials draw from: declared + file entries, minus fixed keys, bounds checked.
 
     Each range's ends (and each choice) are applied to the config, so a value the model would
-    reject (a negative learning rate, say) is an error now rather than a failed trial later.
+    reject (a negative learning rate, say) is an error now rather than a failed trial later. An
+    empty space is an error unless ``allow_empty`` (``tune-all`` trains such a model's one point).
     """
     space = {key: spec for key, spec in {**declared, **(file_space or {})}.items() if key not in fixed}
-    if not space:
+    if not space and not allow_empty:
         raise ConfigError(
             "the search space is empty: every key is fixed with --set; drop a --set or add keys with --space"
         )
@@ -92,6 +95,20 @@ def study_space(
         for value in values:
             apply_overrides(base, {key: value})
     return space
+
+
+def point_count(space: Mapping[str, Param]) -> float:
+    """How many distinct configurations ``space`` holds: 1 for an empty space or one whose every
+    key has a single value, ``inf`` when a float range is open."""
+    count = 1.0
+    for spec in space.values():
+        if isinstance(spec, Categorical):
+            count *= len(set(map(repr, spec.choices)))
+        elif isinstance(spec, IntParam):
+            count *= spec.high - spec.low + 1
+        elif spec.low < spec.high:
+            return math.inf
+    return count
 
 
 def grid(space: Mapping[str, Param]) -> dict[str, list[Any]]:

@@ -28,17 +28,34 @@ class StudySetup:
     space: dict[str, str]
 
 
-def make_sampler(name: str, space: SearchSpace) -> Any:
-    """The Optuna sampler called ``name``; unseeded, so that parallel workers draw differently."""
+def make_sampler(name: str, space: SearchSpace, seed: int | None = None) -> Any:
+    """The Optuna sampler called ``name``, seeded with ``seed`` (None: unseeded).
+
+    Workers that share a study must not share a seed, or they would draw the same values: give
+    each its own with :func:`worker_sampler_seed`.
+    """
     import optuna
 
     if name == "tpe":
-        return optuna.samplers.TPESampler()
+        return optuna.samplers.TPESampler(seed=seed)
     if name == "random":
-        return optuna.samplers.RandomSampler()
+        return optuna.samplers.RandomSampler(seed=seed)
     if name == "grid":
-        return optuna.samplers.GridSampler(spaces.grid(space))
+        return optuna.samplers.GridSampler(spaces.grid(space), seed=seed)
     raise ConfigError(f"unknown sampler {name!r}; valid samplers: {', '.join(SAMPLERS)}")
+
+
+def worker_sampler_seed(seed: int, worker: int, trials_before: int) -> int:
+    """The sampler seed of one worker of a study seeded with ``seed``.
+
+    Derived from the worker's index and the number of trials the study held when the worker
+    started: two workers of one command, or a resumed command and the one it continues, draw from
+    different streams instead of repeating each other's values, while the same command on the
+    same study state draws the same values again.
+    """
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, worker, trials_before]).generate_state(1)[0])
 
 
 def make_pruner(name: str) -> Any:
@@ -62,17 +79,23 @@ def open_study(storage: Any, name: str, setup: StudySetup, sampler: Any, pruner:
         storage=storage, study_name=name, direction="maximize", sampler=sampler, pruner=pruner,
         load_if_exists=True,
     )
+    if SETUP_ATTR not in study.user_attrs:
+        study.set_user_attr(SETUP_ATTR, asdict(setup))
+    check_setup(study, setup)
+    return study
+
+
+def check_setup(study: Any, setup: StudySetup, remedy: str = "name a new study with --study") -> None:
+    """Refuse to resume ``study`` with a setup other than the one it was started with (a study
+    without a stored setup passes); the message ends with ``remedy``."""
     wanted = asdict(setup)
     stored = study.user_attrs.get(SETUP_ATTR)
-    if stored is None:
-        study.set_user_attr(SETUP_ATTR, wanted)
-    elif stored != wanted:
+    if stored is not None and stored != wanted:
         changed = ", ".join(key for key in wanted if stored.get(key) != wanted[key])
         raise ConfigError(
-            f"study {name!r} was started with a different {changed} ({_show(stored, changed)}); "
-            "re-run it with the same settings, or name a new study with --study"
+            f"study {study.study_name!r} was started with a different {changed} ({_show(stored, changed)}); "
+            f"re-run it with the same settings, or {remedy}"
         )
-    return study
 
 
 def stored_setup(study: Any) -> StudySetup:

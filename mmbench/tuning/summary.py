@@ -38,6 +38,17 @@ def best_params(study: Any, storage_url: str) -> TunedParams:
     )
 
 
+def tuning_seconds(study: Any) -> float:
+    """The time the study's trials took, summed over trials (start to end of each, whatever its
+    state; a running trial and a surplus one, never trained, count nothing): the worker time spent
+    tuning, which is more than the wall-clock time when several workers ran at once."""
+    total = 0.0
+    for trial in study.get_trials(deepcopy=False):
+        if trial.datetime_start and trial.datetime_complete and not trial.user_attrs.get("surplus"):
+            total += (trial.datetime_complete - trial.datetime_start).total_seconds()
+    return total
+
+
 def describe_study(study: Any, storage_url: str) -> str:
     """Several lines: the study, its trials by state, the best trial and its parameters."""
     setup = stored_setup(study)

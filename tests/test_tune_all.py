@@ -1,0 +1,304 @@
+"""``tune-all`` in one process: every model gets the same budget, a killed command resumes to the
+same studies, a single-point space gets one trial, and mistakes are refused before any work.
+
+The fake models have known validation curves: after epoch ``e`` they rank the validation item of
+the first ``round(curve(e) * n_users)`` users first and every other user's last, so validation
+recall@20 is exactly that share (the tiny dataset has one validation item per user).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import optuna
+import pytest
+import torch
+from torch import nn
+
+from mmbench.config import TrainConfig
+from mmbench.data.loading import load_dataset
+from mmbench.errors import ConfigError
+from mmbench.models.base import BprBatch, RecModel
+from mmbench.models.registry import ModelRegistry
+from mmbench.records import load_records
+from mmbench.search_space import Categorical, FloatParam, IntParam
+from mmbench.tuning.budget import TuningBudget, budget_path, read_budget
+from mmbench.tuning.storage import default_storage_url
+from mmbench.tuning.tune import TuneRequest, tune_model
+from mmbench.tuning.tune_all import TuneAllRequest, tune_models
+from synthetic import interaction_rows, tiny_dataset
+
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+EPOCHS = 4
+TRIALS = 3
+
+
+@dataclass(frozen=True)
+class CurveConfig(TrainConfig):
+    rate: float = 0.1
+    peak: int = 2
+
+
+class Rising(RecModel):
+    """Validation recall@20 = min(1, rate * epoch): it rises at every epoch of the cap."""
+
+    config_class = CurveConfig
+    search_space = {"rate": FloatParam(0.05, 0.2)}
+    valid_items: ClassVar[np.ndarray] = np.zeros(0, dtype=np.int64)  # each user's validation item
+
+    def __init__(self, view, config: CurveConfig) -> None:
+        super().__init__(view, config)
+        self.weight = nn.Parameter(torch.zeros(1))
+        self.epoch = 0
+
+    @staticmethod
+    def curve(config: CurveConfig, epoch: int) -> float:
+        return min(1.0, config.rate * epoch)
+
+    def on_epoch_start(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def loss(self, batch: BprBatch) -> dict[str, torch.Tensor]:
+        return {"loss": (self.weight**2).sum() + 0.0 * batch.users.sum()}
+
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        hits = round(self.curve(self.config, self.epoch) * self.n_users)
+        scores = torch.zeros(len(users), self.n_items)
+        targets = torch.as_tensor(self.valid_items[users.numpy()])
+        scores[torch.arange(len(users)), targets] = torch.where(users < hits, 1.0, -1.0)
+        return scores
+
+
+class Peaked(Rising):
+    """Validation recall@20 peaks at epoch ``peak`` and falls after it: early stopping ends it."""
+
+    search_space = {"peak": IntParam(1, 3)}
+
+    @staticmethod
+    def curve(config: CurveConfig, epoch: int) -> float:
+        return max(0.0, 0.8 - 0.2 * abs(epoch - config.peak))
+
+
+class Point(Rising):
+    """A search space of one point."""
+
+    search_space = {"rate": Categorical((0.15,))}
+
+
+class Interrupted(Peaked):
+    """Peaked, whose second trial is stopped by Ctrl-C in its first batch."""
+
+    built: ClassVar[int] = 0
+
+    def __init__(self, view, config: CurveConfig) -> None:
+        super().__init__(view, config)
+        type(self).built += 1
+        self.interrupt = type(self).built == 2
+
+    def loss(self, batch: BprBatch) -> dict[str, torch.Tensor]:
+        if self.interrupt:
+            raise KeyboardInterrupt
+        return super().loss(batch)
+
+
+def registry(**models: type[RecModel]) -> ModelRegistry:
+    found = ModelRegistry()
+    for name, cls in models.items():
+        found.add(cls, name)
+    return found
+
+
+def expected_curve(model: type[Rising], config: CurveConfig, epochs: int, n_users: int) -> dict[int, float]:
+    """What each trial reports after each epoch: the best validation recall@20 so far."""
+    best, reported = 0.0, {}
+    for epoch in range(1, epochs + 1):
+        best = max(best, round(model.curve(config, epoch) * n_users) / n_users)
+        reported[epoch] = best
+    return reported
+
+
+@pytest.fixture
+def folder(tmp_path, write_mmrec) -> Path:
+    """The tiny dataset as an MMRec folder ``tiny``; the fake models learn its validation items."""
+    path = write_mmrec(tmp_path, "tiny", rows=interaction_rows(tiny_dataset()))
+    valid = load_dataset(path, warn=False).valid
+    Rising.valid_items = np.array([valid.indices[valid.indptr[u]] for u in range(valid.shape[0])])
+    return path
+
+
+def request(folder: Path, results: Path, *models: str, **budget) -> TuneAllRequest:
+    terms = {"trials": TRIALS, "epochs": EPOCHS, "pruner": "none", "fixed": ("patience=1", "batch_size=64"), **budget}
+    return TuneAllRequest(
+        models=models, dataset=str(folder), results=results, budget=TuningBudget(**terms), seeds=(1, 2),
+        device="cpu", threads=1,
+    )
+
+
+def study(results: Path, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=default_storage_url(results))
+
+
+def test_every_model_gets_the_same_trials_and_epoch_cap(folder, tmp_path, one_thread):
+    results = tmp_path / "results"
+    lines: list[str] = []
+    found = registry(rising=Rising, peaked=Peaked, point=Point)
+    outcome = tune_models(request(folder, results, "rising", "peaked", "point"), found, echo=lines.append)
+    assert outcome.status == 0
+    n_users = len(Rising.valid_items)
+    for name, model in (("rising", Rising), ("peaked", Peaked)):
+        trials = study(results, f"{name}-tiny").trials
+        assert [t.state.name for t in trials] == ["COMPLETE"] * TRIALS
+        assert study(results, f"{name}-tiny").user_attrs["mmbench"]["fixed"]["epochs"] == EPOCHS
+        for trial in trials:
+            config = CurveConfig(**trial.params)
+            epochs_run = trial.user_attrs["epochs_run"]
+            assert epochs_run <= EPOCHS
+            assert trial.intermediate_values == pytest.approx(expected_curve(model, config, epochs_run, n_users))
+            if model is Rising:
+                assert epochs_run == EPOCHS  # rising at every epoch: only the cap stops it
+            else:
+                assert epochs_run == min(EPOCHS, config.peak + 1)  # patience 1 stops it after the peak
+    point = study(results, "point-tiny").trials
+    assert len(point) == 1 and point[0].params == {"rate": 0.15}
+    assert "the search space of point is a single point: one trial, not 3" in lines
+
+    budget = read_budget(budget_path(results, "tiny"))
+    assert budget.budget == TuningBudget(TRIALS, EPOCHS, "none", "tpe", 0, 1, ("patience=1", "batch_size=64"))
+    assert {name: (m.trials, m.single_point) for name, m in budget.models.items()} == {
+        "rising": (TRIALS, False), "peaked": (TRIALS, False), "point": (1, True),
+    }
+    assert budget.models["peaked"].space == {"peak": "[1, 3]"} and budget.models["point"].space == {"rate": "{0.15}"}
+    assert budget.models["rising"].states == {"COMPLETE": TRIALS} and budget.models["rising"].tuning_seconds > 0
+
+    records = load_records(results)
+    assert len(records) == len(outcome.records) == 3 * 2  # 3 models x 2 seeds, one protocol
+    for record in records:
+        best = study(results, f"{record.model}-tiny").best_trial
+        params_file = results / "tuned" / f"{record.model}-tiny.json"
+        assert record.data["tuned"]["trial"] == best.number and record.data["tuned"]["params_file"] == str(params_file)
+        assert record.data["config"]["epochs"] == EPOCHS and record.data["config"]["patience"] == 1
+        assert {key: record.data["config"][key] for key in best.params} == best.params
+        assert json.loads(params_file.read_text())["fixed"] == {"epochs": EPOCHS, "patience": 1, "batch_size": 64}
+
+
+def test_an_interrupted_tune_all_resumes_the_same_studies(folder, tmp_path, one_thread):
+    results = tmp_path / "results"
+    Interrupted.built = 0
+    stopped = tune_models(request(folder, results, "rising", "peaked"), registry(rising=Rising, peaked=Interrupted),
+                          echo=lambda line: None)
+    assert stopped.status == 130 and stopped.records == []
+    assert load_records(results) == []
+    first = {name: study(results, f"{name}-tiny") for name in ("rising", "peaked")}
+    assert [t.state.name for t in first["rising"].trials] == ["COMPLETE"] * TRIALS
+    assert [t.state.name for t in first["peaked"].trials] == ["COMPLETE", "FAIL"]
+    before = {name: [(t.number, t.datetime_start) for t in s.trials] for name, s in first.items()}
+    assert read_budget(budget_path(results, "tiny")).models["peaked"].states == {"COMPLETE": 1, "FAIL": 1}
+
+    lines: list[str] = []
+    found = registry(rising=Rising, peaked=Peaked)
+    resumed = tune_models(request(folder, results, "rising", "peaked"), found, echo=lines.append)
+    assert resumed.status == 0
+    assert f"study rising-tiny already holds {TRIALS} finished trials of {TRIALS}: nothing to run" in lines
+    again = {name: study(results, f"{name}-tiny") for name in ("rising", "peaked")}
+    assert {name: s._study_id for name, s in again.items()} == {name: s._study_id for name, s in first.items()}
+    assert [(t.number, t.datetime_start) for t in again["rising"].trials] == before["rising"]
+    peaked = again["peaked"].trials
+    assert [(t.number, t.datetime_start) for t in peaked[:2]] == before["peaked"]
+    assert [t.state.name for t in peaked] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    assert len(resumed.records) == 4
+
+    # once more: every study holds its budget and every training is finished, so nothing runs
+    third = tune_models(request(folder, results, "rising", "peaked"), found, echo=lambda line: None)
+    assert sorted(r.path for r in third.records) == sorted(r.path for r in resumed.records)
+    assert len(study(results, "peaked-tiny").trials) == 4 and len(load_records(results)) == 4
+
+
+def test_a_study_made_under_other_terms_is_refused_before_any_work(folder, tmp_path, one_thread):
+    results, other = tmp_path / "results", tmp_path / "other"
+    found = registry(rising=Rising, peaked=Peaked)
+
+    def quiet(line: str) -> None:
+        pass
+
+    def refused(asked: TuneAllRequest, message: str) -> None:
+        with pytest.raises(ConfigError, match=message):
+            tune_models(asked, found, echo=quiet)
+
+    assert tune_models(request(folder, results, "rising", trials=2), found, echo=quiet).status == 0
+    runs = sorted(record.path for record in load_records(results))
+    refused(request(folder, results, "rising", "peaked", trials=2, epochs=3),
+            r"states another budget for tiny \(epochs 4, not 3\)")
+    refused(request(folder, results, "rising", "peaked", trials=1), "states 2 trials per model; give --trials 2 or more")
+    shared = replace(request(folder, other, "rising", trials=1), storage=default_storage_url(results))
+    refused(shared, "study 'rising-tiny' holds 2 finished trials, more than the 1 of this budget")
+    alone = tmp_path / "alone"
+    tune_model(TuneRequest("peaked", str(folder), alone, trials=1, epochs=EPOCHS, device="cpu",
+                           assignments=("patience=1", "batch_size=64")), found, echo=quiet)
+    refused(replace(request(folder, other, "peaked"), storage=default_storage_url(alone)),
+            "study 'peaked-tiny' holds 1 trials made outside `mmbench tune-all`")
+    assert sorted(record.path for record in load_records(results)) == runs
+    assert [s.study_name for s in optuna.get_all_study_summaries(default_storage_url(results))] == ["rising-tiny"]
+    assert not other.exists()
+
+
+TUNE_ALL = ("tune-all", "--trials", "2", "--epochs", "2", "--seeds", "1", "--threads", "1", "--device", "cpu")
+
+
+def test_tune_all_through_the_command_line(run_main, folder, tmp_path, one_thread):
+    results = tmp_path / "results"
+    ran = run_main(*TUNE_ALL, "--models", "mf_bpr,lightgcn", "--dataset", str(folder), "--results", str(results))
+    assert ran.returncode == 0, ran.stderr
+    assert "[1/2] tuning mf_bpr on tiny: study mf_bpr-tiny" in ran.stdout
+    assert f"budget and search spaces -> {results / 'tuned' / 'budget-tiny.json'}" in ran.stdout
+    assert "| mf_bpr (tuned)" in ran.stdout and "| lightgcn (tuned)" in ran.stdout
+    for name in ("mf_bpr-tiny", "lightgcn-tiny"):
+        assert len(study(results, name).trials) == 2 and (results / "tuned" / f"{name}.json").is_file()
+    assert all(record.data.get("tuned") for record in load_records(results))
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (("--models", "mf_bpr,nope"), "unknown model 'nope'"),
+        (("--models", ""), "no model named"),
+        (("--models", "mf_bpr,mf_bpr"), "--models names a model twice"),
+        (("--trials", "0"), "--trials must be at least 1"),
+        (("--epochs", "0"), "--epochs must be at least 1"),
+        (("--workers", "0"), "--workers must be at least 1"),
+        (("--set", "colour=red"), "unknown config key 'colour'"),
+        (("--sampler", "grid"), "--sampler grid cannot enumerate"),
+        (("--seeds", "x"), "--seeds expects comma-separated integers"),
+        (("--protocol", "nope"), "unknown evaluation protocol 'nope'"),
+        (("--dataset", "nowhere"), "nowhere"),
+    ],
+)
+def test_bad_input_is_one_line_error_before_any_work(run_main, folder, tmp_path, extra, message):
+    results = tmp_path / "results"
+    result = run_main(*TUNE_ALL, "--models", "mf_bpr", "--dataset", str(folder), "--results", str(results), *extra)
+    assert result.returncode == 2
+    assert message in result.stderr and result.stderr.count("\n") == 1
+    assert not results.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
+def test_gpus_without_cuda_is_refused_before_any_work(run_main, folder, tmp_path):
+    results = tmp_path / "results"
+    result = run_main(*TUNE_ALL, "--models", "mf_bpr", "--dataset", str(folder), "--results", str(results), "--gpus", "0")
+    assert result.returncode == 2 and "--gpus needs CUDA" in result.stderr and not results.exists()
+
+
+def test_a_timeout_leaves_a_study_short_and_says_so(folder, tmp_path, one_thread):
+    results, lines = tmp_path / "results", []
+    asked = replace(request(folder, results, "rising"), timeout=0.0)
+    outcome = tune_models(asked, registry(rising=Rising), echo=lines.append)
+    assert outcome.status == 0 and outcome.records == []
+    assert "rising: study rising-tiny has no complete trial: not trained" in lines
+    entry = read_budget(budget_path(results, "tiny")).models["rising"]
+    assert entry.trials == TRIALS and entry.states == {}
