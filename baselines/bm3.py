@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmbench.config import TrainConfig
+from mmbench.config import TrainConfig, require_at_least
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
@@ -69,9 +69,7 @@ class BM3Config(TrainConfig):
             raise ConfigError(f"config key 'n_layers' must be >= 0, got {self.n_layers}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"config key 'dropout' must be in [0, 1), got {self.dropout}")
-        for name in ("reg_weight", "cl_weight"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"config key {name!r} must be >= 0, got {getattr(self, name)}")
+        require_at_least(self, 0, "reg_weight", "cl_weight")
 
 
 def cosine_loss(online: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

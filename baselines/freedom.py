@@ -33,7 +33,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from mmbench.config import TrainConfig
+from mmbench.config import TrainConfig, require_at_least
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import AblationVariant, BprBatch, PropagatedEmbeddingModel, modality_removal_variants
@@ -129,9 +129,7 @@ class FREEDOMConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("embedding_dim", "n_mm_layers", "knn_k", "knn_block_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"config key {name!r} must be at least 1, got {getattr(self, name)}")
+        require_at_least(self, 1, "embedding_dim", "n_mm_layers", "knn_k", "knn_block_size")
         if self.n_ui_layers < 0:
             raise ConfigError(f"config key 'n_ui_layers' must be >= 0, got {self.n_ui_layers}")
         if not 0.0 <= self.dropout < 1.0:

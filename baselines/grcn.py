@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmbench.config import TrainConfig
+from mmbench.config import TrainConfig, require_at_least
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import AblationVariant, BprBatch, PropagatedEmbeddingModel, modality_removal_variants
@@ -80,12 +80,8 @@ class GRCNConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("embedding_dim", "content_dim"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"config key {name!r} must be at least 1, got {getattr(self, name)}")
-        for name in ("n_routing", "n_layers"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"config key {name!r} must be >= 0, got {getattr(self, name)}")
+        require_at_least(self, 1, "embedding_dim", "content_dim")
+        require_at_least(self, 0, "n_routing", "n_layers")
         if self.weight_mode not in WEIGHT_MODES:
             raise ConfigError(
                 f"config key 'weight_mode' must be one of {', '.join(WEIGHT_MODES)}, got {self.weight_mode!r}"

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmbench.config import TrainConfig
+from mmbench.config import TrainConfig, require_at_least
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
@@ -72,9 +72,7 @@ class LatticeConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("embedding_dim", "feat_embed_dim", "n_item_layers", "topk", "knn_block_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"config key {name!r} must be at least 1, got {getattr(self, name)}")
+        require_at_least(self, 1, "embedding_dim", "feat_embed_dim", "n_item_layers", "topk", "knn_block_size")
         if self.n_ui_layers < 0:
             raise ConfigError(f"config key 'n_ui_layers' must be >= 0, got {self.n_ui_layers}")
         if not 0.0 <= self.lambda_coeff <= 1.0:

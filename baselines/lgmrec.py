@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmbench.config import TrainConfig
+from mmbench.config import TrainConfig, require_at_least
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import AblationVariant, BprBatch, PropagatedEmbeddingModel, modality_removal_variants
@@ -87,20 +87,14 @@ class LGMRecConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("embedding_dim", "n_hyper_layers", "n_hyperedges"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"config key {name!r} must be at least 1, got {getattr(self, name)}")
-        for name in ("n_ui_layers", "n_mm_layers"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"config key {name!r} must be >= 0, got {getattr(self, name)}")
+        require_at_least(self, 1, "embedding_dim", "n_hyper_layers", "n_hyperedges")
+        require_at_least(self, 0, "n_ui_layers", "n_mm_layers")
         if not 0.0 < self.keep_rate <= 1.0:
             raise ConfigError(
                 f"config key 'keep_rate' must be in (0, 1] (the kept fraction; 1 = no dropout), "
                 f"got {self.keep_rate}"
             )
-        for name in ("alpha", "cl_weight", "reg_weight"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"config key {name!r} must be >= 0, got {getattr(self, name)}")
+        require_at_least(self, 0, "alpha", "cl_weight", "reg_weight")
         if self.temperature <= 0:
             raise ConfigError(f"config key 'temperature' must be positive, got {self.temperature}")
 

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mmbench.config import TrainConfig
+from mmbench.config import TrainConfig, require_at_least
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import AblationVariant, BprBatch, PropagatedEmbeddingModel
@@ -92,12 +92,8 @@ class MGCNConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("embedding_dim", "knn_k", "knn_block_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"config key {name!r} must be at least 1, got {getattr(self, name)}")
-        for name in ("n_ui_layers", "n_ii_layers", "reg_weight", "cl_weight"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"config key {name!r} must be >= 0, got {getattr(self, name)}")
+        require_at_least(self, 1, "embedding_dim", "knn_k", "knn_block_size")
+        require_at_least(self, 0, "n_ui_layers", "n_ii_layers", "reg_weight", "cl_weight")
         if self.cl_temperature <= 0:
             raise ConfigError(f"config key 'cl_temperature' must be positive, got {self.cl_temperature}")
         if self.knn_weighting not in KNN_WEIGHTINGS:

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmbench.config import TrainConfig
+from mmbench.config import TrainConfig, require_at_least
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
@@ -95,9 +95,7 @@ class NGCFConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("embedding_dim", "n_layers"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"config key {name!r} must be at least 1, got {getattr(self, name)}")
+        require_at_least(self, 1, "embedding_dim", "n_layers")
         for name in ("node_dropout", "mess_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(

@@ -45,13 +45,20 @@ class TrainConfig:
             )
         if self.sampling not in SAMPLINGS:
             raise ConfigError(f"unknown sampling {self.sampling!r}; valid values: {', '.join(SAMPLINGS)}")
-        for name in ("epochs", "batch_size", "eval_every", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"config key {name!r} must be at least 1, got {getattr(self, name)}")
+        require_at_least(self, 1, "epochs", "batch_size", "eval_every", "eval_batch_size")
         if self.patience < 0:
             raise ConfigError(f"config key 'patience' must be >= 0, got {self.patience}")
         if self.lr <= 0:
             raise ConfigError(f"config key 'lr' must be positive, got {self.lr}")
+
+
+def require_at_least(config: TrainConfig, minimum: int, *names: str) -> None:
+    """Refuse, in one line naming the key, the first of the fields ``names`` whose value is below
+    ``minimum``: the range check that every model's config runs on its counts and weights."""
+    for name in names:
+        value = getattr(config, name)
+        if value < minimum:
+            raise ConfigError(f"config key {name!r} must be at least {minimum}, got {value}")
 
 
 def config_to_dict(config: TrainConfig) -> dict[str, Any]:
