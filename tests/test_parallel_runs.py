@@ -89,20 +89,15 @@ def test_cores_are_shared_out_only_when_threads_are_not_given(monkeypatch) -> No
 
 
 def test_tune_workers_share_the_cores_by_the_same_rule(monkeypatch) -> None:
-    import argparse
+    from dataclasses import replace
 
-    from mmbench.cli.tune_cmd import _worker_args
+    from mmbench.tuning.tune import TuneRequest, worker_argv
 
     monkeypatch.setattr("os.cpu_count", lambda: 8)
-    args = argparse.Namespace(
-        model="m", dataset="d", trials=4, sampler="tpe", pruner="median", seed=1, heartbeat=10,
-        results=Path("r"), datasets_root=None, timeout=None, metric=None, space=None, epochs=None,
-        threads=None, modalities=None, ks=None, assignments=None, gpus=None, device="cpu",
-    )
-    argv = _worker_args(args, "sqlite:///x.db", "study", workers=4)
+    request = TuneRequest("m", "d", Path("r"), trials=4, device="cpu")
+    argv = worker_argv(request, "study", workers=4)
     assert argv[argv.index("--threads") + 1] == "2"
-    args.threads = 3
-    argv = _worker_args(args, "sqlite:///x.db", "study", workers=4)
+    argv = worker_argv(replace(request, threads=3), "study", workers=4)
     assert argv[argv.index("--threads") + 1] == "3"
 
 
