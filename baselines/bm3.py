@@ -29,6 +29,7 @@ from mmbench.config import TrainConfig, require_at_least
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
+from mmbench.models.embeddings import id_embeddings
 from mmbench.models.graph import layer_mean_propagation, symmetric_bipartite_adjacency
 from mmbench.models.losses import norm_penalty
 from mmbench.search_space import FloatParam, IntParam
@@ -160,10 +161,7 @@ class BM3(PropagatedEmbeddingModel):
     def __init__(self, view: TrainView, config: BM3Config) -> None:
         super().__init__(view, config)
         dim = config.embedding_dim
-        self.user_embedding = nn.Embedding(view.n_users, dim)
-        self.item_embedding = nn.Embedding(view.n_items, dim)
-        nn.init.xavier_uniform_(self.user_embedding.weight)
-        nn.init.xavier_uniform_(self.item_embedding.weight)
+        self.user_embedding, self.item_embedding = id_embeddings(view.n_users, view.n_items, dim)
         self.predictor = nn.Linear(dim, dim)
         nn.init.xavier_normal_(self.predictor.weight)
         self.modality_projections = nn.ModuleList(

@@ -37,6 +37,7 @@ from mmbench.config import TrainConfig, require_at_least
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import AblationVariant, BprBatch, PropagatedEmbeddingModel, modality_removal_variants
+from mmbench.models.embeddings import id_embeddings
 from mmbench.models.graph import (
     edge_bipartite_adjacency,
     layer_mean_propagation,
@@ -298,10 +299,7 @@ class FREEDOM(PropagatedEmbeddingModel):
                 f"model 'freedom': dropout={config.dropout} keeps no edge of the {users.shape[0]} "
                 f"training interactions; lower --set dropout"
             )
-        self.user_embedding = nn.Embedding(view.n_users, config.embedding_dim)
-        self.item_embedding = nn.Embedding(view.n_items, config.embedding_dim)
-        nn.init.xavier_uniform_(self.user_embedding.weight)
-        nn.init.xavier_uniform_(self.item_embedding.weight)
+        self.user_embedding, self.item_embedding = id_embeddings(view.n_users, view.n_items, config.embedding_dim)
         self.register_buffer("full_adjacency", symmetric_bipartite_adjacency(view.train), persistent=False)
         self.register_buffer("edge_users", users, persistent=False)
         self.register_buffer("edge_items", items, persistent=False)

@@ -30,6 +30,7 @@ from mmbench.config import TrainConfig, require_at_least
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
+from mmbench.models.embeddings import id_embeddings
 from mmbench.models.graph import layer_mean_propagation, symmetric_bipartite_adjacency
 from mmbench.models.knn import KnnGraph, knn_graph, symmetric_normalise
 from mmbench.models.losses import dot_bpr_loss, l2_penalty
@@ -176,10 +177,7 @@ class Lattice(PropagatedEmbeddingModel):
                 f"model 'lattice': topk={config.topk} exceeds the number of items ({view.n_items}); "
                 f"set --set topk=N with N <= {view.n_items}"
             )
-        self.user_embedding = nn.Embedding(view.n_users, config.embedding_dim)
-        self.item_embedding = nn.Embedding(view.n_items, config.embedding_dim)
-        nn.init.xavier_uniform_(self.user_embedding.weight)
-        nn.init.xavier_uniform_(self.item_embedding.weight)
+        self.user_embedding, self.item_embedding = id_embeddings(view.n_users, view.n_items, config.embedding_dim)
         self.register_buffer("adjacency", symmetric_bipartite_adjacency(view.train), persistent=False)
         self.modality_graphs = nn.ModuleList(
             ModalityGraph(

@@ -35,6 +35,7 @@ from mmbench.config import TrainConfig, require_at_least
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import AblationVariant, BprBatch, PropagatedEmbeddingModel, modality_removal_variants
+from mmbench.models.embeddings import id_embeddings
 from mmbench.models.graph import (
     layer_mean_propagation,
     sparse_matmul,
@@ -213,10 +214,7 @@ class LGMRec(PropagatedEmbeddingModel):
 
     def __init__(self, view: TrainView, config: LGMRecConfig) -> None:
         super().__init__(view, config)
-        self.user_embedding = nn.Embedding(view.n_users, config.embedding_dim)
-        self.item_embedding = nn.Embedding(view.n_items, config.embedding_dim)
-        nn.init.xavier_uniform_(self.user_embedding.weight)
-        nn.init.xavier_uniform_(self.item_embedding.weight)
+        self.user_embedding, self.item_embedding = id_embeddings(view.n_users, view.n_items, config.embedding_dim)
         # D^-1/2 A D^-1/2 is symmetric: it is its own transpose for sparse_matmul's backward.
         self.register_buffer("adjacency", symmetric_bipartite_adjacency(view.train), persistent=False)
         binary = (view.train > 0).astype(np.float32).tocsr()

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from mmbench.config import TrainConfig
 from mmbench.data.dataset import TrainView
 from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
+from mmbench.models.embeddings import id_embeddings
 from mmbench.models.graph import layer_mean_propagation, symmetric_bipartite_adjacency
 from mmbench.models.losses import dot_bpr_loss, l2_penalty
 from mmbench.search_space import FloatParam, IntParam
@@ -39,10 +39,7 @@ class LightGCN(PropagatedEmbeddingModel):
 
     def __init__(self, view: TrainView, config: LightGCNConfig) -> None:
         super().__init__(view, config)
-        self.user_embedding = nn.Embedding(view.n_users, config.embedding_dim)
-        self.item_embedding = nn.Embedding(view.n_items, config.embedding_dim)
-        nn.init.xavier_uniform_(self.user_embedding.weight)
-        nn.init.xavier_uniform_(self.item_embedding.weight)
+        self.user_embedding, self.item_embedding = id_embeddings(view.n_users, view.n_items, config.embedding_dim)
         self.register_buffer("adjacency", symmetric_bipartite_adjacency(view.train), persistent=False)
 
     def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:

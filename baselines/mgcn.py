@@ -37,6 +37,7 @@ from mmbench.config import TrainConfig, require_at_least
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import AblationVariant, BprBatch, PropagatedEmbeddingModel
+from mmbench.models.embeddings import id_embeddings
 from mmbench.models.graph import (
     layer_mean_propagation,
     sparse_matmul,
@@ -211,10 +212,7 @@ class MGCN(PropagatedEmbeddingModel):
                 f"set --set knn_k=N with N <= {view.n_items}"
             )
         dim = config.embedding_dim
-        self.user_embedding = nn.Embedding(view.n_users, dim)
-        self.item_embedding = nn.Embedding(view.n_items, dim)
-        nn.init.xavier_uniform_(self.user_embedding.weight)
-        nn.init.xavier_uniform_(self.item_embedding.weight)
+        self.user_embedding, self.item_embedding = id_embeddings(view.n_users, view.n_items, dim)
         adjacency = symmetric_bipartite_adjacency(view.train)
         user_items = user_item_block(adjacency, view.n_users, view.n_items)
         self.register_buffer("adjacency", adjacency, persistent=False)

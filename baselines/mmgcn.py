@@ -21,6 +21,7 @@ from mmbench.config import TrainConfig, require_at_least
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
+from mmbench.models.embeddings import id_embeddings
 from mmbench.models.graph import mean_bipartite_adjacency, sparse_matmul, transpose_csr
 from mmbench.models.losses import bpr_loss, l2_penalty
 from mmbench.search_space import Categorical, FloatParam, IntParam
@@ -167,10 +168,7 @@ class MMGCN(PropagatedEmbeddingModel):
     def __init__(self, view: TrainView, config: MMGCNConfig) -> None:
         super().__init__(view, config)
         self.modalities = view.modalities
-        self.user_embedding = nn.Embedding(view.n_users, config.embedding_dim)
-        self.item_embedding = nn.Embedding(view.n_items, config.embedding_dim)
-        nn.init.xavier_uniform_(self.user_embedding.weight)
-        nn.init.xavier_uniform_(self.item_embedding.weight)
+        self.user_embedding, self.item_embedding = id_embeddings(view.n_users, view.n_items, config.embedding_dim)
         self.user_embedding.weight.requires_grad_(config.train_ids)
         self.item_embedding.weight.requires_grad_(config.train_ids)
         self.branches = nn.ModuleList(

@@ -29,6 +29,7 @@ from mmbench.config import TrainConfig, require_at_least
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
+from mmbench.models.embeddings import id_embeddings
 from mmbench.models.graph import sparse_matmul, symmetric_bipartite_adjacency, to_torch_csr, transpose_csr
 from mmbench.models.losses import dot_bpr_loss, l2_penalty
 from mmbench.search_space import FloatParam, IntParam
@@ -254,10 +255,7 @@ class NGCF(PropagatedEmbeddingModel):
 
     def __init__(self, view: TrainView, config: NGCFConfig) -> None:
         super().__init__(view, config)
-        self.user_embedding = nn.Embedding(view.n_users, config.embedding_dim)
-        self.item_embedding = nn.Embedding(view.n_items, config.embedding_dim)
-        nn.init.xavier_uniform_(self.user_embedding.weight)
-        nn.init.xavier_uniform_(self.item_embedding.weight)
+        self.user_embedding, self.item_embedding = id_embeddings(view.n_users, view.n_items, config.embedding_dim)
         if config.propagation == "paper":
             matrix = symmetric_bipartite_adjacency(view.train)
         else:

@@ -41,6 +41,7 @@ from mmbench.config import TrainConfig
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import AblationVariant, BprBatch, PropagatedEmbeddingModel, modality_removal_variants
+from mmbench.models.embeddings import id_embeddings
 from mmbench.models.graph import sparse_matmul, symmetric_bipartite_adjacency
 from mmbench.models.losses import dot_bpr_loss, info_nce
 from mmbench.search_space import FloatParam
@@ -208,10 +209,7 @@ class SLMRec(PropagatedEmbeddingModel):
         dim = config.embedding_dim
         self.modalities = view.modalities
         self.n_views = 1 + len(self.modalities)
-        self.user_embedding = nn.Embedding(view.n_users, dim)
-        self.item_embedding = nn.Embedding(view.n_items, dim)
-        nn.init.xavier_uniform_(self.user_embedding.weight)
-        nn.init.xavier_uniform_(self.item_embedding.weight)
+        self.user_embedding, self.item_embedding = id_embeddings(view.n_users, view.n_items, dim)
         self.register_buffer("adjacency", symmetric_bipartite_adjacency(view.train), persistent=False)
         self.projections = nn.ModuleList()
         for index, name in enumerate(self.modalities):
