@@ -66,8 +66,7 @@ class BM3Config(TrainConfig):
         super().__post_init__()
         if self.embedding_dim < 1:
             raise ConfigError(f"config key 'embedding_dim' must be at least 1, got {self.embedding_dim}")
-        if self.n_layers < 0:
-            raise ConfigError(f"config key 'n_layers' must be >= 0, got {self.n_layers}")
+        require_at_least(self, 0, "n_layers")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"config key 'dropout' must be in [0, 1), got {self.dropout}")
         require_at_least(self, 0, "reg_weight", "cl_weight")

@@ -33,7 +33,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from mmbench.config import TrainConfig, require_at_least
+from mmbench.config import TrainConfig, require_at_least, require_choice
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import AblationVariant, BprBatch, PropagatedEmbeddingModel, modality_removal_variants
@@ -131,19 +131,14 @@ class FREEDOMConfig(TrainConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         require_at_least(self, 1, "embedding_dim", "n_mm_layers", "knn_k", "knn_block_size")
-        if self.n_ui_layers < 0:
-            raise ConfigError(f"config key 'n_ui_layers' must be >= 0, got {self.n_ui_layers}")
+        require_at_least(self, 0, "n_ui_layers")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(
                 f"config key 'dropout' (the share of training edges pruned each epoch) must be in "
                 f"[0, 1), got {self.dropout}"
             )
-        if self.reg_weight < 0:
-            raise ConfigError(f"config key 'reg_weight' must be >= 0, got {self.reg_weight}")
-        if self.pruning not in PRUNINGS:
-            raise ConfigError(
-                f"config key 'pruning' must be one of {', '.join(PRUNINGS)}, got {self.pruning!r}"
-            )
+        require_at_least(self, 0, "reg_weight")
+        require_choice(self, "pruning", PRUNINGS)
         parse_modality_weights(self.modality_weights)
 
 

@@ -31,9 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmbench.config import TrainConfig, require_at_least
+from mmbench.config import TrainConfig, require_at_least, require_choice
 from mmbench.data.dataset import TrainView
-from mmbench.errors import ConfigError
 from mmbench.models.base import AblationVariant, BprBatch, PropagatedEmbeddingModel, modality_removal_variants
 from mmbench.models.graph import training_edges
 from mmbench.models.losses import bpr_loss
@@ -82,12 +81,8 @@ class GRCNConfig(TrainConfig):
         super().__post_init__()
         require_at_least(self, 1, "embedding_dim", "content_dim")
         require_at_least(self, 0, "n_routing", "n_layers")
-        if self.weight_mode not in WEIGHT_MODES:
-            raise ConfigError(
-                f"config key 'weight_mode' must be one of {', '.join(WEIGHT_MODES)}, got {self.weight_mode!r}"
-            )
-        if self.reg_weight < 0:
-            raise ConfigError(f"config key 'reg_weight' must be >= 0, got {self.reg_weight}")
+        require_choice(self, "weight_mode", WEIGHT_MODES)
+        require_at_least(self, 0, "reg_weight")
 
 
 def segment_softmax(scores: torch.Tensor, groups: torch.Tensor, n_groups: int) -> torch.Tensor:

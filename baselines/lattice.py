@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmbench.config import TrainConfig, require_at_least
+from mmbench.config import TrainConfig, require_at_least, require_choice
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
@@ -74,17 +74,11 @@ class LatticeConfig(TrainConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         require_at_least(self, 1, "embedding_dim", "feat_embed_dim", "n_item_layers", "topk", "knn_block_size")
-        if self.n_ui_layers < 0:
-            raise ConfigError(f"config key 'n_ui_layers' must be >= 0, got {self.n_ui_layers}")
+        require_at_least(self, 0, "n_ui_layers")
         if not 0.0 <= self.lambda_coeff <= 1.0:
             raise ConfigError(f"config key 'lambda_coeff' must be in [0, 1], got {self.lambda_coeff}")
-        if self.graph_rebuild not in GRAPH_REBUILDS:
-            raise ConfigError(
-                f"config key 'graph_rebuild' must be one of {', '.join(GRAPH_REBUILDS)}, "
-                f"got {self.graph_rebuild!r}"
-            )
-        if self.reg_weight < 0:
-            raise ConfigError(f"config key 'reg_weight' must be >= 0, got {self.reg_weight}")
+        require_choice(self, "graph_rebuild", GRAPH_REBUILDS)
+        require_at_least(self, 0, "reg_weight")
 
 
 class ModalityGraph(nn.Module):

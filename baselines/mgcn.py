@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mmbench.config import TrainConfig, require_at_least
+from mmbench.config import TrainConfig, require_at_least, require_choice
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import AblationVariant, BprBatch, PropagatedEmbeddingModel
@@ -97,11 +97,7 @@ class MGCNConfig(TrainConfig):
         require_at_least(self, 0, "n_ui_layers", "n_ii_layers", "reg_weight", "cl_weight")
         if self.cl_temperature <= 0:
             raise ConfigError(f"config key 'cl_temperature' must be positive, got {self.cl_temperature}")
-        if self.knn_weighting not in KNN_WEIGHTINGS:
-            raise ConfigError(
-                f"config key 'knn_weighting' must be one of {', '.join(KNN_WEIGHTINGS)}, "
-                f"got {self.knn_weighting!r}"
-            )
+        require_choice(self, "knn_weighting", KNN_WEIGHTINGS)
 
 
 class ModalityBranch(nn.Module):

@@ -19,7 +19,6 @@ from torch import nn
 
 from mmbench.config import TrainConfig, require_at_least
 from mmbench.data.dataset import TrainView
-from mmbench.errors import ConfigError
 from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
 from mmbench.models.embeddings import id_embeddings
 from mmbench.models.graph import mean_bipartite_adjacency, sparse_matmul, transpose_csr
@@ -65,8 +64,7 @@ class MMGCNConfig(TrainConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         require_at_least(self, 1, "embedding_dim", "n_layers")
-        if self.feature_dim < 0:
-            raise ConfigError(f"config key 'feature_dim' must be >= 0, got {self.feature_dim}")
+        require_at_least(self, 0, "feature_dim")
 
 
 # The mean-aggregation matrix D^-1 A of the user-item graph and its transpose (for the backward).

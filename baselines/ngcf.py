@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmbench.config import TrainConfig, require_at_least
+from mmbench.config import TrainConfig, require_at_least, require_choice
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
@@ -102,12 +102,8 @@ class NGCFConfig(TrainConfig):
                 raise ConfigError(
                     f"config key {name!r} is a dropout ratio and must be in [0, 1), got {getattr(self, name)}"
                 )
-        if self.reg_weight < 0:
-            raise ConfigError(f"config key 'reg_weight' must be >= 0, got {self.reg_weight}")
-        if self.propagation not in PROPAGATIONS:
-            raise ConfigError(
-                f"config key 'propagation' must be one of {', '.join(PROPAGATIONS)}, got {self.propagation!r}"
-            )
+        require_at_least(self, 0, "reg_weight")
+        require_choice(self, "propagation", PROPAGATIONS)
 
 
 def row_normalised_adjacency_with_self_loops(train: sp.csr_matrix) -> torch.Tensor:

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmbench.config import TrainConfig
+from mmbench.config import TrainConfig, require_at_least
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import AblationVariant, BprBatch, PropagatedEmbeddingModel, modality_removal_variants
@@ -96,8 +96,7 @@ class SLMRecConfig(TrainConfig):
             raise ConfigError(f"unknown main_loss {self.main_loss!r}; valid values: {', '.join(MAIN_LOSSES)}")
         if self.embedding_dim < 2:
             raise ConfigError(f"config key 'embedding_dim' must be at least 2, got {self.embedding_dim}")
-        if self.n_layers < 0:
-            raise ConfigError(f"config key 'n_layers' must be >= 0, got {self.n_layers}")
+        require_at_least(self, 0, "n_layers")
         for name in ("temp", "ssl_temp"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"config key {name!r} must be positive, got {getattr(self, name)}")

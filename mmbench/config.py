@@ -46,8 +46,7 @@ class TrainConfig:
         if self.sampling not in SAMPLINGS:
             raise ConfigError(f"unknown sampling {self.sampling!r}; valid values: {', '.join(SAMPLINGS)}")
         require_at_least(self, 1, "epochs", "batch_size", "eval_every", "eval_batch_size")
-        if self.patience < 0:
-            raise ConfigError(f"config key 'patience' must be >= 0, got {self.patience}")
+        require_at_least(self, 0, "patience")
         if self.lr <= 0:
             raise ConfigError(f"config key 'lr' must be positive, got {self.lr}")
 
@@ -59,6 +58,14 @@ def require_at_least(config: TrainConfig, minimum: int, *names: str) -> None:
         value = getattr(config, name)
         if value < minimum:
             raise ConfigError(f"config key {name!r} must be at least {minimum}, got {value}")
+
+
+def require_choice(config: TrainConfig, name: str, choices: Sequence[str]) -> None:
+    """Refuse the field ``name`` in one line naming the key and its valid values unless its value
+    is one of ``choices``."""
+    value = getattr(config, name)
+    if value not in choices:
+        raise ConfigError(f"config key {name!r} must be one of {', '.join(choices)}, got {value!r}")
 
 
 def config_to_dict(config: TrainConfig) -> dict[str, Any]:

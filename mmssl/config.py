@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from mmbench.config import TrainConfig
+from mmbench.config import TrainConfig, require_choice
 from mmbench.errors import ConfigError
 
 GRAPH_SCHEDULES = ("rolling", "official")
@@ -118,9 +118,7 @@ class MMSSLConfig(TrainConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         for key, choices in _CHOICES.items():
-            value = getattr(self, key)
-            if value not in choices:
-                raise ConfigError(f"config key {key!r} must be one of {', '.join(choices)}, got {value!r}")
+            require_choice(self, key, choices)
         if self.embedding_dim % self.attention_heads:
             raise ConfigError(
                 f"embedding_dim {self.embedding_dim} must be divisible by attention_heads {self.attention_heads}"

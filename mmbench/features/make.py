@@ -18,11 +18,11 @@ import numpy as np
 
 from mmbench.errors import ConfigError, DataError
 from mmbench.features.encoders import DEFAULT_ENCODER, get_spec
-from mmbench.features.text_encoder import load_text_encoder
 from mmbench.features.item_texts import read_item_texts
 from mmbench.features.missing import check_policy, fill, rows_without_text
 from mmbench.features.record import text_feature_record
 from mmbench.features.target import check_modality, open_target, write_features
+from mmbench.features.text_encoder import load_text_encoder
 from mmbench.training.reproducibility import resolve_device
 
 if TYPE_CHECKING:
