@@ -12,14 +12,12 @@ import csv
 import html as html_lib
 import io
 import math
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
 from tabulate import tabulate
 
 from mmbench.report.significance import TEST_NAMES, format_p
-
-if TYPE_CHECKING:
-    from mmbench.report.leaderboard import Table
+from mmbench.report.table import Table
 
 _LATEX_SPECIALS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",

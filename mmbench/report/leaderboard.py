@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
 from typing import Sequence
 
 from mmbench.errors import ConfigError
@@ -23,66 +22,11 @@ from mmbench.evaluation.metrics import higher_is_better, parse_metric_key
 from mmbench.records import RunRecord
 from mmbench.report import formats
 from mmbench.report.significance import TESTS, PairedResult, compare_rows, is_per_user, load_user_values
+from mmbench.report.table import Row, Table
 
 DEFAULT_METRICS = ("recall@20", "ndcg@20", "precision@20", "hit@20", "recall@50", "ndcg@50")
 FORMATS = ("markdown", "latex", "html", "csv")
 FULL_VARIANT = "full"
-
-
-@dataclass(frozen=True)
-class Row:
-    """One model configuration within one (dataset, protocol) group."""
-
-    label: str
-    records: tuple[RunRecord, ...]
-    seeds: tuple[int, ...]
-    means: dict[str, float]
-    stds: dict[str, float]
-
-    @property
-    def runs(self) -> int:
-        return len(self.records)
-
-    def spread(self, metric: str) -> float:
-        """The sample std over seeds to show; NaN for a single run, which has no spread."""
-        return self.stds[metric] if self.runs > 1 else math.nan
-
-    def value_text(self, metric: str, pm: str = "±") -> str:
-        """The mean with its std over seeds; a single run shows only its value."""
-        mean, spread = self.means[metric], self.spread(metric)
-        if math.isnan(mean):
-            return "n/a"
-        return f"{mean:.4f}" if math.isnan(spread) else f"{mean:.4f} {pm} {spread:.4f}"
-
-
-@dataclass(frozen=True)
-class Table:
-    """One (dataset, protocol) leaderboard: its rows, the best mean per metric and the p-values.
-
-    ``p_values`` maps a row label to the paired test of the reference row (the best by the first
-    metric, or the row chosen by label) against it; it is empty when no test was asked for or the
-    table has one row.
-    """
-
-    dataset: str
-    protocol: str
-    metrics: tuple[str, ...]
-    rows: tuple[Row, ...]
-    best: dict[str, float | None]
-    test: str | None
-    p_values: dict[str, PairedResult | None]
-    reference_index: int = 0
-
-    @property
-    def reference(self) -> Row:
-        return self.rows[self.reference_index]
-
-    @property
-    def reference_is_best(self) -> bool:
-        return self.reference_index == 0
-
-    def is_best(self, row: Row, metric: str) -> bool:
-        return len(self.rows) > 1 and row.means[metric] == self.best[metric]
 
 
 def variant(record: RunRecord) -> str | None:

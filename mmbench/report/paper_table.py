@@ -17,7 +17,8 @@ from typing import Sequence
 from tabulate import tabulate
 
 from mmbench.records import RunRecord
-from mmbench.report.leaderboard import Row, as_declared, summarise, variant
+from mmbench.report.leaderboard import as_declared, summarise, variant
+from mmbench.report.table import Row
 from mmbench.report.published import MMSSL_TABLE, MMSSL_TABLE_ROWS, held_against, lookup
 from mmbench.report.significance import compare_rows, format_p, load_user_values
 

@@ -17,7 +17,8 @@ from matplotlib.ticker import NullFormatter
 
 from mmbench.records import RunRecord
 from mmbench.report.figures import LABEL_SIZE, TICK_SIZE, TITLE_SIZE, new_figure
-from mmbench.report.leaderboard import Row, summarise, sweep_point
+from mmbench.report.leaderboard import summarise, sweep_point
+from mmbench.report.table import Row
 
 SENSITIVITY_METRICS = ("recall@20", "ndcg@20")
 

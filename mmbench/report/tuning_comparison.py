@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from mmbench.records import RunRecord
-from mmbench.report.leaderboard import Row, summarise
+from mmbench.report.leaderboard import summarise
+from mmbench.report.table import Row
 from mmbench.report.significance import PairedResult, compare_rows, is_per_user, load_user_values
 from mmbench.tuning.budget import BudgetFile
 
