@@ -18,6 +18,7 @@ from mmbench.report import plot_selection as select
 from mmbench.report.cost import render_cost
 from mmbench.report.leaderboard import render, without_sweeps
 from mmbench.report.readme_blocks import fill_blocks
+from mmbench.report.reference_tests import REFERENCE_MODELS, render_reference_tests
 from mmbench.report.reproduction import render_reproduction
 from mmbench.report.tuned_report import render_tuned_section
 from mmbench.report.tuning_comparison import is_tuned, shown_records
@@ -78,9 +79,10 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _leaderboard(args: argparse.Namespace, dataset: str, main: list[RunRecord], records: list[RunRecord]) -> str:
-    """``leaderboard_<dataset>.md``: the default tables, the tuned section, then the cost of every
-    training with the cost figure. Under a ``tune-all`` budget, tuned runs from outside it or of an
-    earlier best trial are left out (:func:`~mmbench.report.tuning_comparison.shown_records`)."""
+    """``leaderboard_<dataset>.md``: the default tables, each model against the reference models,
+    the tuned section, then the cost of every training with the cost figure. Under a ``tune-all``
+    budget, tuned runs from outside it or of an earlier best trial are left out
+    (:func:`~mmbench.report.tuning_comparison.shown_records`)."""
     budget_file = budget_path(args.results, dataset)
     budget = read_budget(budget_file)
     shown, left_out = shown_records([r for r in main if r.dataset == dataset], budget)
@@ -92,6 +94,10 @@ def _leaderboard(args: argparse.Namespace, dataset: str, main: list[RunRecord], 
         "have their own tables, below the tables of the models' defaults.\n\n"
     )
     text += render(defaults) if defaults else "No run of a model on its defaults yet."
+    against = render_reference_tests(defaults)
+    if against:
+        names = " and ".join(REFERENCE_MODELS)
+        text += f"\n\n## Against the references: {names}\n\n" + against
     tuned = render_tuned_section(shown, budget, budget_file.relative_to(args.results).as_posix(), left_out)
     if tuned:
         text += "\n\n" + tuned
