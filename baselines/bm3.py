@@ -64,8 +64,7 @@ class BM3Config(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.embedding_dim < 1:
-            raise ConfigError(f"config key 'embedding_dim' must be at least 1, got {self.embedding_dim}")
+        require_at_least(self, 1, "embedding_dim")
         require_at_least(self, 0, "n_layers")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"config key 'dropout' must be in [0, 1), got {self.dropout}")

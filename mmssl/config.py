@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from mmbench.config import TrainConfig, require_choice
+from mmbench.config import TrainConfig, require_at_least, require_choice
 from mmbench.errors import ConfigError
 
 GRAPH_SCHEDULES = ("rolling", "official")
@@ -119,13 +119,12 @@ class MMSSLConfig(TrainConfig):
         super().__post_init__()
         for key, choices in _CHOICES.items():
             require_choice(self, key, choices)
+        # Before the divisibility check, which would divide by attention_heads=0.
+        require_at_least(self, 1, "rebuild_every", "n_ui_layers", "attention_heads")
         if self.embedding_dim % self.attention_heads:
             raise ConfigError(
                 f"embedding_dim {self.embedding_dim} must be divisible by attention_heads {self.attention_heads}"
             )
-        for key in ("rebuild_every", "n_ui_layers", "attention_heads"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"config key {key!r} must be at least 1, got {getattr(self, key)}")
         for key in ("feat_dropout", "d_dropout1", "d_dropout2"):
             if not 0.0 <= getattr(self, key) < 1.0:
                 raise ConfigError(f"config key {key!r} must be in [0, 1), got {getattr(self, key)}")

@@ -81,6 +81,11 @@ def test_tiktok_preset_applies_before_user_overrides() -> None:
     assert MMSSL.config_for("baby").g_rate == 1e-4
 
 
+def test_zero_attention_heads_is_refused_in_one_line_not_divided_by() -> None:
+    with pytest.raises(ConfigError, match="config key 'attention_heads' must be at least 1, got 0"):
+        MMSSL.config_for("lfm2k", {"attention_heads": "0"})
+
+
 def test_featureless_dataset_is_refused_and_a_modality_variant_sees_one_modality() -> None:
     data = dataset()
     bare = dataclasses.replace(data, features={})
