@@ -15,8 +15,8 @@ from matplotlib.figure import Figure
 from mmbench.records import RunRecord
 from mmbench.report.figures import LABEL_SIZE, TICK_SIZE, TITLE_SIZE, new_figure
 from mmbench.report.leaderboard import ablation_name, ablation_rows
-from mmbench.report.table import Row
 from mmbench.report.published import published_ablation_of
+from mmbench.report.table import Row
 
 ABLATION_METRICS = ("recall@20", "ndcg@20")
 

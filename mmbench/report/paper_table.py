@@ -18,9 +18,9 @@ from tabulate import tabulate
 
 from mmbench.records import RunRecord
 from mmbench.report.leaderboard import as_declared, summarise, variant
-from mmbench.report.table import Row
 from mmbench.report.published import MMSSL_TABLE, MMSSL_TABLE_ROWS, held_against, lookup
 from mmbench.report.significance import compare_rows, format_p, load_user_values
+from mmbench.report.table import Row
 
 RANKED = "recall@20"
 SHOWN = ("recall@20", "ndcg@20")

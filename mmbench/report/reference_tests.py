@@ -44,17 +44,16 @@ def render_reference_tests(
     sections = []
     for (dataset, protocol), group in group_records(declared).items():
         rows = summarise(group, [metric])
-        present = {row.label: row for row in rows if row.label in references}
-        others = [row for row in rows if row.label not in present]
-        if not present or not others:
+        by_label = {row.label: row for row in rows}
+        chosen = [by_label[name] for name in references if name in by_label]
+        others = [row for row in rows if row.label not in references]
+        if not chosen or not others:
             continue
         values = load_user_values(group, metric)
-        chosen = [present[name] for name in references if name in present]
         table = [
             [row.label, len(row.records), row.value_text(metric)]
             + [_cell(row, ref, metric, compare_rows(row.records, ref.records, values, test)) for ref in chosen]
-            for row in rows
-            if row.label not in present
+            for row in others
         ]
         headers = ["model", "runs", metric] + [f"minus {ref.label} ({ref.value_text(metric)})" for ref in chosen]
         sections.append(

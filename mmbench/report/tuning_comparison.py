@@ -17,8 +17,8 @@ from typing import Sequence
 
 from mmbench.records import RunRecord
 from mmbench.report.leaderboard import summarise
-from mmbench.report.table import Row
 from mmbench.report.significance import PairedResult, compare_rows, is_per_user, load_user_values
+from mmbench.report.table import Row
 from mmbench.tuning.budget import BudgetFile
 
 
