@@ -25,9 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmbench.config import TrainConfig, require_at_least
+from mmbench.config import TrainConfig, require_at_least, require_dropout
 from mmbench.data.dataset import TrainView
-from mmbench.errors import ConfigError
 from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
 from mmbench.models.embeddings import id_embeddings
 from mmbench.models.graph import layer_mean_propagation, symmetric_bipartite_adjacency
@@ -66,8 +65,7 @@ class BM3Config(TrainConfig):
         super().__post_init__()
         require_at_least(self, 1, "embedding_dim")
         require_at_least(self, 0, "n_layers")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"config key 'dropout' must be in [0, 1), got {self.dropout}")
+        require_dropout(self, "dropout")
         require_at_least(self, 0, "reg_weight", "cl_weight")
 
 

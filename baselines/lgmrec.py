@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmbench.config import TrainConfig, require_at_least
+from mmbench.config import TrainConfig, require_at_least, require_positive
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import AblationVariant, BprBatch, PropagatedEmbeddingModel, modality_removal_variants
@@ -96,8 +96,7 @@ class LGMRecConfig(TrainConfig):
                 f"got {self.keep_rate}"
             )
         require_at_least(self, 0, "alpha", "cl_weight", "reg_weight")
-        if self.temperature <= 0:
-            raise ConfigError(f"config key 'temperature' must be positive, got {self.temperature}")
+        require_positive(self, "temperature")
 
 
 class ModalityBranch(nn.Module):

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mmbench.config import TrainConfig, require_at_least, require_choice
+from mmbench.config import TrainConfig, require_at_least, require_choice, require_positive
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import AblationVariant, BprBatch, PropagatedEmbeddingModel
@@ -95,8 +95,7 @@ class MGCNConfig(TrainConfig):
         super().__post_init__()
         require_at_least(self, 1, "embedding_dim", "knn_k", "knn_block_size")
         require_at_least(self, 0, "n_ui_layers", "n_ii_layers", "reg_weight", "cl_weight")
-        if self.cl_temperature <= 0:
-            raise ConfigError(f"config key 'cl_temperature' must be positive, got {self.cl_temperature}")
+        require_positive(self, "cl_temperature")
         require_choice(self, "knn_weighting", KNN_WEIGHTINGS)
 
 

@@ -25,9 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmbench.config import TrainConfig, require_at_least, require_choice
+from mmbench.config import TrainConfig, require_at_least, require_choice, require_dropout
 from mmbench.data.dataset import TrainView
-from mmbench.errors import ConfigError
 from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
 from mmbench.models.embeddings import id_embeddings
 from mmbench.models.graph import sparse_matmul, symmetric_bipartite_adjacency, to_torch_csr, transpose_csr
@@ -97,11 +96,7 @@ class NGCFConfig(TrainConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         require_at_least(self, 1, "embedding_dim", "n_layers")
-        for name in ("node_dropout", "mess_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ConfigError(
-                    f"config key {name!r} is a dropout ratio and must be in [0, 1), got {getattr(self, name)}"
-                )
+        require_dropout(self, "node_dropout", "mess_dropout")
         require_at_least(self, 0, "reg_weight")
         require_choice(self, "propagation", PROPAGATIONS)
 

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmbench.config import TrainConfig, require_at_least
+from mmbench.config import TrainConfig, require_at_least, require_dropout, require_positive
 from mmbench.data.dataset import TrainView
 from mmbench.errors import ConfigError
 from mmbench.models.base import AblationVariant, BprBatch, PropagatedEmbeddingModel, modality_removal_variants
@@ -97,15 +97,12 @@ class SLMRecConfig(TrainConfig):
         if self.embedding_dim < 2:
             raise ConfigError(f"config key 'embedding_dim' must be at least 2, got {self.embedding_dim}")
         require_at_least(self, 0, "n_layers")
-        for name in ("temp", "ssl_temp"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"config key {name!r} must be positive, got {getattr(self, name)}")
+        require_positive(self, "temp", "ssl_temp")
         if self.ssl_alpha < 0:
             raise ConfigError(
                 f"config key 'ssl_alpha' must be >= 0 (0 turns the SSL task off), got {self.ssl_alpha}"
             )
-        if not 0.0 <= self.dropout_rate < 1.0:
-            raise ConfigError(f"config key 'dropout_rate' must be in [0, 1), got {self.dropout_rate}")
+        require_dropout(self, "dropout_rate")
 
 
 def fac_modality_order(modalities: tuple[str, ...], fac_order: str) -> tuple[str, ...]:

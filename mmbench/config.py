@@ -47,8 +47,7 @@ class TrainConfig:
             raise ConfigError(f"unknown sampling {self.sampling!r}; valid values: {', '.join(SAMPLINGS)}")
         require_at_least(self, 1, "epochs", "batch_size", "eval_every", "eval_batch_size")
         require_at_least(self, 0, "patience")
-        if self.lr <= 0:
-            raise ConfigError(f"config key 'lr' must be positive, got {self.lr}")
+        require_positive(self, "lr")
 
 
 def require_at_least(config: TrainConfig, minimum: int, *names: str) -> None:
@@ -58,6 +57,24 @@ def require_at_least(config: TrainConfig, minimum: int, *names: str) -> None:
         value = getattr(config, name)
         if value < minimum:
             raise ConfigError(f"config key {name!r} must be at least {minimum}, got {value}")
+
+
+def require_positive(config: TrainConfig, *names: str) -> None:
+    """Refuse, in one line naming the key, the first of the fields ``names`` that is not above 0:
+    the check of learning rates and softmax temperatures, for which 0 is as wrong as negative."""
+    for name in names:
+        value = getattr(config, name)
+        if not value > 0:
+            raise ConfigError(f"config key {name!r} must be positive, got {value}")
+
+
+def require_dropout(config: TrainConfig, *names: str) -> None:
+    """Refuse, in one line naming the key, the first of the fields ``names`` outside [0, 1): the
+    check of every share of entries or edges dropped at random (1 would drop them all)."""
+    for name in names:
+        value = getattr(config, name)
+        if not 0.0 <= value < 1.0:
+            raise ConfigError(f"config key {name!r} is a dropout ratio and must be in [0, 1), got {value}")
 
 
 def require_choice(config: TrainConfig, name: str, choices: Sequence[str]) -> None:

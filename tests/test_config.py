@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 from baselines.lightgcn import LightGCNConfig
@@ -40,3 +42,23 @@ def test_parse_assignments() -> None:
 def test_config_hash_changes_with_values() -> None:
     assert config_hash(LightGCNConfig()) == config_hash(LightGCNConfig())
     assert config_hash(LightGCNConfig()) != config_hash(LightGCNConfig(lr=0.01))
+
+
+@pytest.mark.parametrize(
+    ("model_config", "key", "value", "message"),
+    [
+        ("baselines.ngcf:NGCFConfig", "mess_dropout", 1.0, "'mess_dropout' is a dropout ratio and must be in \\[0, 1\\)"),
+        ("baselines.bm3:BM3Config", "dropout", -0.1, "'dropout' is a dropout ratio and must be in \\[0, 1\\)"),
+        ("baselines.slmrec:SLMRecConfig", "ssl_temp", 0.0, "'ssl_temp' must be positive, got 0.0"),
+        ("baselines.mgcn:MGCNConfig", "cl_temperature", -1.0, "'cl_temperature' must be positive"),
+        ("baselines.lgmrec:LGMRecConfig", "temperature", 0.0, "'temperature' must be positive"),
+    ],
+)
+def test_shared_range_checks_name_the_key(model_config: str, key: str, value: float, message: str) -> None:
+    """The dropout and positivity checks shared by the models' configs refuse out-of-range values
+    in one line naming the key, and accept the defaults."""
+    module_name, class_name = model_config.split(":")
+    config_class = getattr(importlib.import_module(module_name), class_name)
+    config_class()
+    with pytest.raises(ConfigError, match=message):
+        apply_overrides(config_class(), {key: value})
