@@ -94,8 +94,7 @@ class SLMRecConfig(TrainConfig):
             raise ConfigError(f"unknown ssl_task {self.ssl_task!r}; valid values: {', '.join(SSL_TASKS)}")
         if self.main_loss not in MAIN_LOSSES:
             raise ConfigError(f"unknown main_loss {self.main_loss!r}; valid values: {', '.join(MAIN_LOSSES)}")
-        if self.embedding_dim < 2:
-            raise ConfigError(f"config key 'embedding_dim' must be at least 2, got {self.embedding_dim}")
+        require_at_least(self, 2, "embedding_dim")
         require_at_least(self, 0, "n_layers")
         require_positive(self, "temp", "ssl_temp")
         if self.ssl_alpha < 0:

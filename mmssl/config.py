@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from mmbench.config import TrainConfig, require_at_least, require_choice
+from mmbench.config import TrainConfig, require_at_least, require_choice, require_dropout, require_positive
 from mmbench.errors import ConfigError
 
 GRAPH_SCHEDULES = ("rolling", "official")
@@ -125,11 +125,8 @@ class MMSSLConfig(TrainConfig):
             raise ConfigError(
                 f"embedding_dim {self.embedding_dim} must be divisible by attention_heads {self.attention_heads}"
             )
-        for key in ("feat_dropout", "d_dropout1", "d_dropout2"):
-            if not 0.0 <= getattr(self, key) < 1.0:
-                raise ConfigError(f"config key {key!r} must be in [0, 1), got {getattr(self, key)}")
-        if self.real_data_tau <= 0 or self.cl_tau <= 0:
-            raise ConfigError("config keys 'real_data_tau' and 'cl_tau' must be positive")
+        require_dropout(self, "feat_dropout", "d_dropout1", "d_dropout2")
+        require_positive(self, "real_data_tau", "cl_tau")
         if not 0.0 <= self.m_topk_rate <= 1.0:
             raise ConfigError(f"config key 'm_topk_rate' must be in [0, 1], got {self.m_topk_rate}")
 

@@ -52,6 +52,9 @@ def test_config_hash_changes_with_values() -> None:
         ("baselines.slmrec:SLMRecConfig", "ssl_temp", 0.0, "'ssl_temp' must be positive, got 0.0"),
         ("baselines.mgcn:MGCNConfig", "cl_temperature", -1.0, "'cl_temperature' must be positive"),
         ("baselines.lgmrec:LGMRecConfig", "temperature", 0.0, "'temperature' must be positive"),
+        ("mmssl.config:MMSSLConfig", "d_dropout2", 1.5, "'d_dropout2' is a dropout ratio and must be in \\[0, 1\\)"),
+        ("mmssl.config:MMSSLConfig", "cl_tau", 0.0, "'cl_tau' must be positive, got 0.0"),
+        ("baselines.slmrec:SLMRecConfig", "embedding_dim", 1, "'embedding_dim' must be at least 2, got 1"),
     ],
 )
 def test_shared_range_checks_name_the_key(model_config: str, key: str, value: float, message: str) -> None:
