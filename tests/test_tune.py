@@ -4,6 +4,8 @@ and the tuned-parameters file that ``mmbench run --params`` / ``--tuned`` applie
 from __future__ import annotations
 
 import json
+import os
+import signal
 import warnings
 from pathlib import Path
 
@@ -170,6 +172,27 @@ def test_a_trial_started_after_the_last_one_is_surplus():
         study.optimize(worker._guarded, n_trials=1)
     assert states(study) == ["COMPLETE", "COMPLETE", "FAIL"]
     assert study.trials[2].user_attrs["surplus"] is True
+
+
+def test_ctrl_c_during_the_objectives_storage_write_waits_for_the_write(tmp_path):
+    """A SIGINT that lands while the objective reports an epoch is raised only after the report:
+    the interrupted trial is then marked failed, not left running behind a held database lock."""
+    study = optuna.create_study(direction="maximize", storage=default_storage_url(tmp_path))
+    task = objective(epochs=5)
+    worker = Worker(study, task, n_trials=1, heartbeat=False, echo=lambda line: None)
+    reached: list[str] = []
+
+    def interrupt_inside_the_report(number: int, epoch: int, best: float) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        reached.append(f"after the signal, epoch {epoch}")
+
+    task.on_epoch = interrupt_inside_the_report
+    task.storage_section = worker.storage_section
+    with pytest.raises(KeyboardInterrupt):
+        worker.run()
+    assert reached == ["after the signal, epoch 1"]
+    (trial,) = load(tmp_path, study.study_name).get_trials()
+    assert trial.state.name == "FAIL" and sorted(trial.intermediate_values) == [1]
 
 
 def test_tune_resume_show_and_run_with_the_tuned_parameters(run_main, folder, tmp_path):

@@ -9,6 +9,7 @@ about the study.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -24,6 +25,8 @@ from mmbench.training.trainer import Trainer
 
 # what a worker shows while a trial trains: (trial number, epoch, best validation value so far)
 EpochListener = Callable[[int, int, float], None]
+# wraps each exchange with the storage during training (the worker holds Ctrl-C inside it)
+StorageSection = Callable[[], AbstractContextManager[Any]]
 
 SELECTION_PROTOCOL = "standard"  # every protocol masks the same items at validation
 
@@ -39,6 +42,7 @@ class Objective:
     seed: int
     device: torch.device
     on_epoch: EpochListener | None = None
+    storage_section: StorageSection = nullcontext
     ks: Sequence[int] = DEFAULT_KS
 
     def __call__(self, trial: Any) -> float:
@@ -53,10 +57,12 @@ class Objective:
             nonlocal best
             row = history[-1]
             best = max(best, row[key])
-            trial.report(best, row["epoch"])
-            if self.on_epoch is not None:
-                self.on_epoch(trial.number, row["epoch"], best)
-            if trial.should_prune():
+            with self.storage_section():
+                trial.report(best, row["epoch"])
+                if self.on_epoch is not None:
+                    self.on_epoch(trial.number, row["epoch"], best)
+                prune = trial.should_prune()
+            if prune:
                 raise optuna.TrialPruned(f"best {config.metric} {best:.4f} at epoch {row['epoch']}")
 
         seed_everything(self.seed)
@@ -68,8 +74,10 @@ class Objective:
         try:
             outcome = trainer.fit()
         except TrainingError as error:
-            trial.set_user_attr("diverged", str(error))
+            with self.storage_section():
+                trial.set_user_attr("diverged", str(error))
             raise optuna.TrialPruned(f"diverged: {error}") from None
-        trial.set_user_attr("best_epoch", outcome.best_epoch)
-        trial.set_user_attr("epochs_run", outcome.epochs_run)
+        with self.storage_section():
+            trial.set_user_attr("best_epoch", outcome.best_epoch)
+            trial.set_user_attr("epochs_run", outcome.epochs_run)
         return outcome.valid.metrics[config.metric]

@@ -222,6 +222,7 @@ def tune_model(
                 progress=Progress() if request.worker_index is None else Progress(enabled=False),
             )
             objective.on_epoch = worker.show_epoch
+            objective.storage_section = worker.storage_section
             worker.run()
             status = 0
     except KeyboardInterrupt:

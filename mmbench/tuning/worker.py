@@ -11,19 +11,24 @@ than ``n_trials`` finished trials.
 Ctrl-C (SIGINT) interrupts a trial only while it trains: the trial is then marked failed by
 Optuna. A Ctrl-C that lands while Optuna itself is writing to the storage is held until that write
 is done, because Optuna cannot recover from an interrupt there (the trial would stay RUNNING and
-the process would end with an unrelated error).
+the process would end with an unrelated error). That holds for the objective's own writes during
+training too (its per-epoch report): it wraps them in :meth:`Worker.storage_section`, and a Ctrl-C
+received inside one is raised as soon as the section ends. An interrupt inside a commit would
+leave its connection holding SQLite's write lock, and the write that marks the trial failed would
+then wait on it until "database is locked".
 """
 
 from __future__ import annotations
 
 import os
 import signal
+from contextlib import contextmanager
 import socket
 import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from mmbench.progress import Progress
 
@@ -71,6 +76,7 @@ class Worker:
     _ran: list[int] = field(default_factory=list, init=False, repr=False)
     _training: bool = field(default=False, init=False, repr=False)
     _interrupted: bool = field(default=False, init=False, repr=False)
+    _in_storage: bool = field(default=False, init=False, repr=False)
 
     def run(self) -> list[int]:
         """Run trials until the study is done (or the timeout passed); return their numbers.
@@ -87,7 +93,21 @@ class Worker:
 
     def _on_interrupt(self, signum: int, frame: Any) -> None:
         self._interrupted = True
-        if self._training:
+        if self._training and not self._in_storage:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def storage_section(self) -> Iterator[None]:
+        """Hold a Ctrl-C while the body talks to the storage; raise it once the body is done.
+
+        The objective wraps its writes during training (report, pruning check) in this section.
+        """
+        self._in_storage = True
+        try:
+            yield
+        finally:
+            self._in_storage = False
+        if self._interrupted and self._training:
             raise KeyboardInterrupt
 
     def _run_trials(self) -> list[int]:
