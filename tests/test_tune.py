@@ -22,7 +22,7 @@ from mmbench.training.trainer import Trainer
 from mmbench.tuning.launcher import check_gpus, parse_gpus, worker_specs
 from mmbench.tuning.objective import Objective
 from mmbench.tuning.space import grid, load_space_file, study_space
-from mmbench.tuning.storage import default_storage_url, default_study_name, public_url
+from mmbench.tuning.storage import default_storage_url, default_study_name, public_url, storage_label
 from mmbench.tuning.worker import SurplusTrial, Worker
 from synthetic import interaction_rows, tiny_dataset
 
@@ -219,7 +219,7 @@ def test_tune_resume_show_and_run_with_the_tuned_parameters(run_main, folder, tm
     (record_file,) = (results / "runs" / "tiny" / "lightgcn").glob("*/run.json")
     record = json.loads(record_file.read_text())
     assert record["tuned"] == {
-        "study": "lightgcn-tiny", "storage": default_storage_url(results), "params_file": str(params_file),
+        "study": "lightgcn-tiny", "storage": "sqlite:///RESULTS/tuning.db", "params_file": str(params_file),
         "trial": study.best_trial.number, "valid_value": study.best_value,
     }
     assert {key: record["config"][key] for key in study.best_params} == study.best_params
@@ -300,3 +300,12 @@ def test_gpu_workers_are_pinned_one_per_entry():
         check_gpus([0, 3], available=2)
     with pytest.raises(ConfigError, match="needs CUDA"):
         check_gpus([0], available=0)
+
+
+def test_storage_labels_name_files_inside_the_results_folder_relative_to_it(tmp_path):
+    results = tmp_path / "results"
+    assert storage_label(default_storage_url(results), results) == "sqlite:///RESULTS/tuning.db"
+    assert storage_label(f"journal:{results}/studies/a.log", results) == "journal:RESULTS/studies/a.log"
+    elsewhere = f"sqlite:///{tmp_path / 'other.db'}"
+    assert storage_label(elsewhere, results) == elsewhere
+    assert storage_label("postgresql://tuner:secret@db.lab:5432/studies", results) == "postgresql://tuner@db.lab:5432/studies"

@@ -9,6 +9,7 @@ recall@20 is exactly that share (the tiny dataset has one validation item per us
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -218,6 +219,23 @@ def test_an_interrupted_tune_all_resumes_the_same_studies(folder, tmp_path, one_
     third = tune_models(request(folder, results, "rising", "peaked"), found, echo=lambda line: None)
     assert sorted(r.path for r in third.records) == sorted(r.path for r in resumed.records)
     assert len(study(results, "peaked-tiny").trials) == 4 and len(load_records(results)) == 4
+
+
+def test_a_results_folder_moved_elsewhere_resumes_its_budget(folder, tmp_path, one_thread):
+    """The budget file and the records name the default storage relative to the results folder,
+    so a cloned or moved results folder continues under the same budget instead of being refused."""
+    first = tmp_path / "first" / "results"
+    assert tune_models(request(folder, first, "rising"), registry(rising=Rising), echo=lambda line: None).status == 0
+    moved = tmp_path / "clone" / "results"
+    shutil.copytree(first, moved)
+    shutil.rmtree(first)
+    lines: list[str] = []
+    again = tune_models(request(folder, moved, "rising"), registry(rising=Rising), echo=lines.append)
+    assert again.status == 0
+    assert f"study rising-tiny already holds {TRIALS} finished trials of {TRIALS}: nothing to run" in lines
+    budget = read_budget(budget_path(moved, "tiny"))
+    assert budget.storage == "sqlite:///RESULTS/tuning.db"
+    assert {record.data["tuned"]["storage"] for record in load_records(moved)} == {budget.storage}
 
 
 def test_a_study_made_under_other_terms_is_refused_before_any_work(folder, tmp_path, one_thread):

@@ -137,12 +137,13 @@ def _show(args: argparse.Namespace, storage_url: str, storage: Any) -> int:
 def _report(args: argparse.Namespace, study: Any, storage_url: str) -> None:
     """Print the study and write its best parameters file."""
     from mmbench.tuning.params import tuned_params_path
+    from mmbench.tuning.storage import storage_label
     from mmbench.tuning.summary import describe_study
     from mmbench.tuning.tune import save_best
 
     print(describe_study(study, storage_url), flush=True)
     path = args.params_out or tuned_params_path(args.results, study.study_name)
-    tuned = save_best(study, storage_url, path)
+    tuned = save_best(study, storage_label(storage_url, args.results), path)
     if tuned is not None:
         print(f"best parameters -> {path}; use them with `mmbench run --models {tuned.model} "
               f"--dataset {args.dataset or tuned.dataset} --params {path}`", flush=True)

@@ -70,8 +70,15 @@ def _budget_text(budget: BudgetFile, name: str) -> str:
         f"{', '.join(metrics)} only; pruner `{terms.pruner}`, sampler `{terms.sampler}` with seed "
         f"{terms.sampler_seed}, training seed {terms.seed} in every trial{fixed}. Each model's best "
         f"configuration was then trained once per seed and tested once per run. Studies: "
-        f"`{budget.storage}`."
+        f"`{budget.storage}`{_where(budget.storage)}."
     )
+
+
+def _where(storage: str) -> str:
+    """What a storage label's ``RESULTS`` stands for, where it has one."""
+    from mmbench.tuning.storage import RESULTS_MARK
+
+    return f" ({RESULTS_MARK} is this results folder)" if f"{RESULTS_MARK}/" in storage else ""
 
 
 def _no_budget_text(name: str) -> str:

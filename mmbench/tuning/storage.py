@@ -15,6 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 from mmbench.errors import ConfigError
 
 JOURNAL_PREFIX = "journal:"
+SQLITE_PREFIX = "sqlite:///"
+RESULTS_MARK = "RESULTS"  # stands for the results folder in storage labels
 RDB_SCHEMES = ("sqlite", "postgresql", "mysql")
 RETRIES = 3  # times a trial whose worker died is queued again
 OPEN_ATTEMPTS = 3  # tries to open an RDB storage before giving up
@@ -40,6 +42,25 @@ def public_url(url: str) -> str:
         host = f"{host}:{parts.port}"
     netloc = f"{parts.username}@{host}" if parts.username else host
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def storage_label(url: str, results_root: Path) -> str:
+    """How budget files, parameters files and run records name the storage of a study.
+
+    A SQLite or journal file inside ``results_root`` is written relative to it, as
+    ``sqlite:///RESULTS/tuning.db``, so that the label stays the same when the results folder is
+    cloned or moved (a budget file written in one clone resumes in another); any other URL is
+    named by :func:`public_url` (no password).
+    """
+    for prefix in (SQLITE_PREFIX, JOURNAL_PREFIX):
+        if url.startswith(prefix):
+            path = Path(url[len(prefix):].removeprefix("//") if prefix == JOURNAL_PREFIX else url[len(prefix):])
+            try:
+                inside = path.resolve().relative_to(Path(results_root).resolve())
+            except ValueError:
+                return public_url(url)
+            return f"{prefix}{RESULTS_MARK}/{inside.as_posix()}"
+    return public_url(url)
 
 
 def open_storage(url: str, heartbeat_seconds: int, create: bool = True) -> Any:

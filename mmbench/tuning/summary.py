@@ -17,8 +17,10 @@ STATES = {
 }
 
 
-def best_params(study: Any, storage_url: str) -> TunedParams:
-    """The best complete trial of ``study``; a study without one is a ConfigError."""
+def best_params(study: Any, storage: str) -> TunedParams:
+    """The best complete trial of ``study``, its storage named ``storage`` (a URL or a
+    :func:`~mmbench.tuning.storage.storage_label`, kept without password); a study without a
+    complete trial is a ConfigError."""
     setup = stored_setup(study)
     if not trial_counts(study).get("COMPLETE"):
         raise ConfigError(
@@ -29,7 +31,7 @@ def best_params(study: Any, storage_url: str) -> TunedParams:
         model=setup.model,
         dataset=setup.dataset,
         study=study.study_name,
-        storage=public_url(storage_url),
+        storage=public_url(storage),
         trial=best.number,
         metric=setup.metric,
         valid_value=float(best.value),

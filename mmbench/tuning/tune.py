@@ -232,16 +232,17 @@ def tune_model(
     return TuneOutcome(study, request.storage_url, status)
 
 
-def save_best(study: Any, storage_url: str, path: Path) -> TunedParams | None:
+def save_best(study: Any, storage: str, path: Path) -> TunedParams | None:
     """Write the best complete trial of ``study`` to ``path`` and return it; None (nothing
-    written) while the study has no complete trial."""
+    written) while the study has no complete trial. ``storage`` names the study's storage in the
+    file and in the records of runs with it (:func:`~mmbench.tuning.storage.storage_label`)."""
     from mmbench.tuning.params import write_params
     from mmbench.tuning.summary import best_params
     from mmbench.tuning.worker import trial_counts
 
     if not trial_counts(study).get("COMPLETE"):
         return None
-    tuned = best_params(study, storage_url)
+    tuned = best_params(study, storage)
     write_params(path, tuned)
     return tuned
 

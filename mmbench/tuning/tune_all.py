@@ -117,7 +117,7 @@ def tune_models(
     from mmbench.data.loading import load_dataset
     from mmbench.tuning.launcher import check_gpus
     from mmbench.tuning.params import tuned_params_path
-    from mmbench.tuning.storage import default_storage_url, default_study_name, open_storage
+    from mmbench.tuning.storage import default_storage_url, default_study_name, open_storage, storage_label
     from mmbench.tuning.tune import save_best, tune_model
 
     if request.gpus:
@@ -126,9 +126,10 @@ def tune_models(
     plans = _plans(request, models, registry, dataset.name)
     storage_url = request.storage or default_storage_url(request.results)
     storage = open_storage(storage_url, request.heartbeat)
+    label = storage_label(storage_url, request.results)
     names = {model: default_study_name(model, dataset.study_key) for model in models}
     path = budget_path(request.results, dataset.study_key)
-    document = _checked_budget(request.budget, plans, names, dataset.study_key, storage, storage_url, path)
+    document = _checked_budget(request.budget, plans, names, dataset.study_key, storage, label, path)
     write_budget(path, document)
 
     tuned: dict[str, TunedParams] = {}
@@ -137,7 +138,7 @@ def tune_models(
         outcome = tune_model(
             request.tune_request(model), registry, echo, dataset, on_open=lambda study: _tag(study, request.budget)
         )
-        params = save_best(outcome.study, storage_url, tuned_params_path(request.results, names[model]))
+        params = save_best(outcome.study, label, tuned_params_path(request.results, names[model]))
         document.models[model] = _entry(names[model], plans[model], outcome.study)
         write_budget(path, document)
         if outcome.status != 0:
@@ -189,14 +190,14 @@ def _plans(
 
 def _checked_budget(
     budget: TuningBudget, plans: dict[str, StudyPlan], names: dict[str, str], dataset_key: str, storage: Any,
-    storage_url: str, path: Path,
+    storage_label: str, path: Path,
 ) -> BudgetFile:
     """The budget file to write before tuning, once the existing file and every existing study are
-    checked against ``budget``: each model's line holds its space, trials and study so far."""
-    from mmbench.tuning.storage import public_url
+    checked against ``budget``: each model's line holds its space, trials and study so far.
+    ``storage_label`` names the storage as :func:`~mmbench.tuning.storage.storage_label` does."""
     from mmbench.tuning.study import setup_for
 
-    document = _budget_document(path, budget, dataset_key, public_url(storage_url))
+    document = _budget_document(path, budget, dataset_key, storage_label)
     for model, plan in plans.items():
         setup = setup_for(model, dataset_key, plan.config.metric, budget.seed, plan.fixed, plan.space)
         study = _existing_study(storage, names[model], plan, setup, budget)
