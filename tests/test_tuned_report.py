@@ -37,7 +37,7 @@ def tuned(model: str, trial: int, storage: str = "sqlite:///x.db") -> dict:
 @pytest.fixture
 def results(tmp_path: Path) -> Path:
     """Model a leads on defaults, b once both are tuned; a's earlier best trial left one stale run,
-    and c was tuned outside the budget."""
+    and c was tuned outside the budget; d is tuned to the budget but not trained, e still tuning."""
     for seed in (1, 2):
         write_run(tmp_path, "a", seed, hits(20), timing=timing(100 * seed))
         write_run(tmp_path, "b", seed, hits(12), timing=timing(10))
@@ -50,6 +50,10 @@ def results(tmp_path: Path) -> Path:
             "a": ModelTuning("a-tiktok", {"lr": "[0.0001, 0.01] log"}, 20, False, "recall@20",
                              {"COMPLETE": 18, "PRUNED": 2}, 3723.0, 3, 0.5),
             "b": ModelTuning("b-tiktok", {"dim": "{64}"}, 1, True, "recall@20", {"COMPLETE": 1}, 61.0, 0, 0.4),
+            "d": ModelTuning("d-tiktok", {"lr": "[0.0001, 0.01] log"}, 20, False, "recall@20",
+                             {"COMPLETE": 15, "PRUNED": 5}, 900.0, 2, 0.3),
+            "e": ModelTuning("e-tiktok", {"lr": "[0.0001, 0.01] log"}, 20, False, "recall@20",
+                             {"COMPLETE": 3, "FAIL": 1}, 300.0, 1, 0.2),
         },
     ))
     return tmp_path
@@ -99,10 +103,12 @@ def test_the_leaderboard_shows_the_budget_beside_the_tuned_table(results: Path, 
         "[`tuned/budget-tiktok.json`](tuned/budget-tiktok.json): 20 trials per model",
         "each trial at most 40 epochs", "pruner `median`, sampler `tpe` with seed 0",
         "fixed in every trial: patience=5",
-        "| a       | 20 (18 complete, 2 pruned) | lr in [0.0001, 0.01] log",
+        "| a       | 20 (18 complete, 2 pruned) ", "| lr in [0.0001, 0.01] log",
         "single point (dim in {64}), one trial",
         "Not shown: the tuned runs of c made outside this budget",
         "Not shown: 1 tuned run record(s) of an earlier best trial",
+        "Tuned under the budget but not trained yet: d (", "Not tuned to the budget yet: e (",
+        "| e       | 20 (3 complete, 1 failed) **unfinished** |",
         "| b (tuned) |", "| `lattice`  | b       | 0.3000 ± 0.0000",
         "+0.3000", "1 h 02 min", "1 min 01 s",
         "best on defaults **a**, best tuned **b** (a different model). 1 pair(s) change order",

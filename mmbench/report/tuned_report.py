@@ -96,9 +96,14 @@ def _space_table(budget: BudgetFile) -> str:
                                        disable_numparse=True)
 
 
+def _finished(entry: ModelTuning) -> int:
+    """Trials of the model's study that count towards the budget (complete or pruned)."""
+    return entry.states.get("COMPLETE", 0) + entry.states.get("PRUNED", 0)
+
+
 def _trials_text(entry: ModelTuning) -> str:
     states = ", ".join(f"{entry.states[state]} {label}" for state, label in STATES.items() if entry.states.get(state))
-    finished = entry.states.get("COMPLETE", 0) + entry.states.get("PRUNED", 0)
+    finished = _finished(entry)
     shown = f"{entry.trials} ({states})" if states else f"{entry.trials} (not run yet)"
     return shown + (" **unfinished**" if entry.states and finished < entry.trials else "")
 
@@ -125,8 +130,13 @@ def _notes(tuned: Sequence[RunRecord], budget: BudgetFile | None, left_out: Sequ
         notes.append(f"Not shown: {len(earlier)} tuned run record(s) of an earlier best trial, trained before "
                      "the study grew.")
     untrained = sorted(set(budget.models) - {r.model for r in tuned})
-    if untrained:
-        notes.append(f"Tuned under the budget but not trained yet: {', '.join(untrained)} (re-run `mmbench tune-all`).")
+    tuned_only = [name for name in untrained if _finished(budget.models[name]) >= budget.models[name].trials]
+    tuning = [name for name in untrained if name not in tuned_only]
+    if tuned_only:
+        notes.append(f"Tuned under the budget but not trained yet: {', '.join(tuned_only)} (re-run `mmbench tune-all`).")
+    if tuning:
+        notes.append(f"Not tuned to the budget yet: {', '.join(tuning)} (re-run `mmbench tune-all`; the trials "
+                     "each has so far are in the table above).")
     return " ".join(notes)
 
 
