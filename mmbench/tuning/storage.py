@@ -52,15 +52,15 @@ def storage_label(url: str, results_root: Path) -> str:
     cloned or moved (a budget file written in one clone resumes in another); any other URL is
     named by :func:`public_url` (no password).
     """
-    for prefix in (SQLITE_PREFIX, JOURNAL_PREFIX):
-        if url.startswith(prefix):
-            path = Path(url[len(prefix):].removeprefix("//") if prefix == JOURNAL_PREFIX else url[len(prefix):])
-            try:
-                inside = path.resolve().relative_to(Path(results_root).resolve())
-            except ValueError:
-                return public_url(url)
-            return f"{prefix}{RESULTS_MARK}/{inside.as_posix()}"
-    return public_url(url)
+    prefix = next((p for p in (SQLITE_PREFIX, JOURNAL_PREFIX) if url.startswith(p)), None)
+    if prefix is None:
+        return public_url(url)
+    file = Path(url[len(prefix):].removeprefix("//") if prefix == JOURNAL_PREFIX else url[len(prefix):])
+    try:
+        inside = file.resolve().relative_to(Path(results_root).resolve())
+    except ValueError:
+        return public_url(url)
+    return f"{prefix}{RESULTS_MARK}/{inside.as_posix()}"
 
 
 def open_storage(url: str, heartbeat_seconds: int, create: bool = True) -> Any:
