@@ -15,7 +15,6 @@ from urllib.parse import urlsplit, urlunsplit
 from mmbench.errors import ConfigError
 
 JOURNAL_PREFIX = "journal:"
-SQLITE_PREFIX = "sqlite:///"
 RESULTS_MARK = "RESULTS"  # stands for the results folder in storage labels
 RDB_SCHEMES = ("sqlite", "postgresql", "mysql")
 RETRIES = 3  # times a trial whose worker died is queued again
@@ -52,15 +51,26 @@ def storage_label(url: str, results_root: Path) -> str:
     cloned or moved (a budget file written in one clone resumes in another); any other URL is
     named by :func:`public_url` (no password).
     """
-    prefix = next((p for p in (SQLITE_PREFIX, JOURNAL_PREFIX) if url.startswith(p)), None)
-    if prefix is None:
+    parts = _file_parts(url)
+    if parts is None or not parts[1]:
         return public_url(url)
-    file = Path(url[len(prefix):].removeprefix("//") if prefix == JOURNAL_PREFIX else url[len(prefix):])
+    prefix, file = parts
     try:
-        inside = file.resolve().relative_to(Path(results_root).resolve())
+        inside = Path(file).resolve().relative_to(Path(results_root).resolve())
     except ValueError:
         return public_url(url)
     return f"{prefix}{RESULTS_MARK}/{inside.as_posix()}"
+
+
+def _file_parts(url: str) -> tuple[str, str] | None:
+    """A journal or SQLite URL split into its prefix and its file path as written (``""`` when it
+    names no file); None for a server URL."""
+    if url.startswith(JOURNAL_PREFIX):
+        return JOURNAL_PREFIX, url[len(JOURNAL_PREFIX):].removeprefix("//")
+    if urlsplit(url).scheme.split("+")[0] == "sqlite":
+        head, separator, database = url.partition(":///")
+        return head + separator, database
+    return None
 
 
 def open_storage(url: str, heartbeat_seconds: int, create: bool = True) -> Any:
@@ -82,8 +92,9 @@ def open_storage(url: str, heartbeat_seconds: int, create: bool = True) -> Any:
 
     if heartbeat_seconds < 1:
         raise ConfigError(f"--heartbeat must be at least 1 second, got {heartbeat_seconds}")
+    parts = _file_parts(url)
     if url.startswith(JOURNAL_PREFIX):
-        path = Path(url[len(JOURNAL_PREFIX):].removeprefix("//"))
+        path = Path(parts[1])
         if not path.name:
             raise ConfigError(f"journal storage {url!r} names no file; use journal:PATH/TO/FILE.log")
         _check_exists(path, create)
@@ -97,8 +108,8 @@ def open_storage(url: str, heartbeat_seconds: int, create: bool = True) -> Any:
         )
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if scheme == "sqlite":
-        database = url.split(":///", 1)[-1]
-        if not database or database == url:
+        database = parts[1]
+        if not database:
             raise ConfigError(f"SQLite storage {url!r} names no file; use sqlite:///PATH/TO/FILE.db")
         _check_exists(Path(database), create)
         Path(database).parent.mkdir(parents=True, exist_ok=True)

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import os
 import signal
-from contextlib import contextmanager
 import socket
 import threading
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
