@@ -33,7 +33,7 @@ from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
 from mmbench.models.embeddings import id_embeddings
 from mmbench.models.graph import layer_mean_propagation, symmetric_bipartite_adjacency
 from mmbench.models.knn import KnnGraph, knn_graph, symmetric_normalise
-from mmbench.models.losses import dot_bpr_loss, l2_penalty
+from mmbench.models.losses import regularised_bpr
 from mmbench.search_space import FloatParam, IntParam
 
 
@@ -214,9 +214,5 @@ class Lattice(PropagatedEmbeddingModel):
         rebuild = self.config.graph_rebuild == "batch" or self._rebuild_pending
         self._rebuild_pending = False
         users_all, items_all = self.propagate(rebuild)
-        users = users_all[batch.users]
-        pos = items_all[batch.pos_items]
-        neg = items_all[batch.neg_items]
-        ranking = dot_bpr_loss(users, pos, neg)
-        reg = self.config.reg_weight * l2_penalty(users, pos, neg)
-        return {"loss": ranking + reg, "bpr": ranking, "reg": reg}
+        parts = regularised_bpr(users_all, items_all, batch, self.config.reg_weight)
+        return {"loss": parts["bpr"] + parts["reg"], **parts}

@@ -43,7 +43,7 @@ from mmbench.models.graph import (
     to_torch_csr,
     transpose_csr,
 )
-from mmbench.models.losses import dot_bpr_loss, l2_penalty
+from mmbench.models.losses import regularised_bpr
 from mmbench.search_space import FloatParam, IntParam
 
 
@@ -304,13 +304,8 @@ class LGMRec(PropagatedEmbeddingModel):
 
     def loss(self, batch: BprBatch) -> dict[str, torch.Tensor]:
         final, global_parts = self.embeddings()
-        users = final[batch.users]
-        pos = final[self.n_users + batch.pos_items]
-        neg = final[self.n_users + batch.neg_items]
-        ranking = dot_bpr_loss(users, pos, neg)
-        reg = self.config.reg_weight * l2_penalty(users, pos, neg)
-        parts = {"bpr": ranking, "reg": reg}
-        total = ranking + reg
+        parts = regularised_bpr(final[: self.n_users], final[self.n_users :], batch, self.config.reg_weight)
+        total = parts["bpr"] + parts["reg"]
         pairs = self.contrastive_pairs()
         if pairs:
             tau = self.config.temperature

@@ -46,7 +46,7 @@ from mmbench.models.graph import (
     user_item_block,
 )
 from mmbench.models.knn import KnnGraph, knn_graph, symmetric_normalise, unweighted
-from mmbench.models.losses import dot_bpr_loss, info_nce, l2_penalty
+from mmbench.models.losses import info_nce, regularised_bpr
 from mmbench.search_space import FloatParam, IntParam
 
 KNN_WEIGHTINGS = ("cosine", "binary")
@@ -149,9 +149,9 @@ class MGCN(PropagatedEmbeddingModel):
       multimodal embedding is half the modality view.
     - The regulariser. The code puts ``reg_weight`` times half the squared norm of the batch's
       final user, positive and negative embeddings, over the batch size. The paper writes a norm
-      penalty on the embeddings. The code's form is followed, with :func:`l2_penalty`. The code
-      divides by the configured batch size; here it is the actual one, which differs only on an
-      epoch's last, short batch.
+      penalty on the embeddings. The code's form is followed, with
+      :func:`~mmbench.models.losses.l2_penalty`. The code divides by the configured batch size;
+      here it is the actual one, which differs only on an epoch's last, short batch.
     - The InfoNCE. It is in-batch (the code) rather than over all users and items, on cosine
       with temperature 0.2. The anchor is the multimodal embedding; the candidates are the
       user-item-view embeddings of the batch. Users and items repeated in a batch keep their
@@ -263,12 +263,7 @@ class MGCN(PropagatedEmbeddingModel):
     def loss(self, batch: BprBatch) -> dict[str, torch.Tensor]:
         behaviour, multimodal = self.embeddings()
         final = behaviour + multimodal
-        users = final[batch.users]
-        pos = final[self.n_users + batch.pos_items]
-        neg = final[self.n_users + batch.neg_items]
-        ranking = dot_bpr_loss(users, pos, neg)
-        reg = self.config.reg_weight * l2_penalty(users, pos, neg)
-        parts = {"bpr": ranking, "reg": reg}
+        parts = regularised_bpr(final[: self.n_users], final[self.n_users :], batch, self.config.reg_weight)
         if self.config.cl_weight > 0:
             tau = self.config.cl_temperature
             user_rows = batch.users

@@ -30,7 +30,7 @@ from mmbench.data.dataset import TrainView
 from mmbench.models.base import BprBatch, PropagatedEmbeddingModel
 from mmbench.models.embeddings import id_embeddings
 from mmbench.models.graph import sparse_matmul, symmetric_bipartite_adjacency, to_torch_csr, transpose_csr
-from mmbench.models.losses import dot_bpr_loss, l2_penalty
+from mmbench.models.losses import regularised_bpr
 from mmbench.search_space import FloatParam, IntParam
 
 
@@ -273,9 +273,5 @@ class NGCF(PropagatedEmbeddingModel):
 
     def loss(self, batch: BprBatch) -> dict[str, torch.Tensor]:
         users_all, items_all = self.propagate()
-        users = users_all[batch.users]
-        pos = items_all[batch.pos_items]
-        neg = items_all[batch.neg_items]
-        ranking = dot_bpr_loss(users, pos, neg)
-        reg = self.config.reg_weight * l2_penalty(users, pos, neg)
-        return {"loss": ranking + reg, "bpr": ranking, "reg": reg}
+        parts = regularised_bpr(users_all, items_all, batch, self.config.reg_weight)
+        return {"loss": parts["bpr"] + parts["reg"], **parts}

@@ -1,4 +1,5 @@
-"""Shared pieces the graph models build on: edge-list adjacency, binary kNN graphs, InfoNCE."""
+"""Shared pieces the graph models build on: edge-list adjacency, binary kNN graphs, InfoNCE, the
+regularised BPR loss."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import torch
 
 from mmbench.models.graph import edge_bipartite_adjacency, symmetric_bipartite_adjacency, training_edges
 from mmbench.models.knn import knn_graph, symmetric_normalise, unweighted
-from mmbench.models.losses import info_nce
+from mmbench.models.base import BprBatch
+from mmbench.models.losses import info_nce, regularised_bpr
 
 
 def random_train(n_users: int = 12, n_items: int = 15, seed: int = 0) -> sp.csr_matrix:
@@ -62,3 +64,17 @@ def test_info_nce_rewards_matching_rows_and_is_invariant_to_scale() -> None:
     assert torch.isclose(aligned, info_nce(view, view, temperature=0.2))
     # With random views every row is a guess among 16: the loss is near log(16) at a high temperature.
     assert abs(float(info_nce(view, torch.randn(16, 8), temperature=100.0)) - math.log(16)) < 0.01
+
+
+def test_regularised_bpr_by_hand() -> None:
+    users_all = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    items_all = torch.tensor([[1.0, 1.0], [0.0, 0.0], [3.0, 0.0]])
+    batch = BprBatch(users=torch.tensor([0, 1]), pos_items=torch.tensor([0, 0]), neg_items=torch.tensor([2, 1]))
+    parts = regularised_bpr(users_all, items_all, batch, reg_weight=0.5)
+    # Scores: user 0 gives pos 1, neg 3; user 1 gives pos 2, neg 0.
+    expected_bpr = (math.log1p(math.exp(3.0 - 1.0)) + math.log1p(math.exp(0.0 - 2.0))) / 2
+    # Squared norms of the rows: users 1 + 4, positives 2 + 2, negatives 9 + 0; half their sum over 2 rows.
+    expected_reg = 0.5 * (5.0 + 4.0 + 9.0) / (2 * 2)
+    assert list(parts) == ["bpr", "reg"]
+    assert math.isclose(float(parts["bpr"]), expected_bpr, rel_tol=1e-6)
+    assert math.isclose(float(parts["reg"]), expected_reg, rel_tol=1e-6)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from mmbench.models.base import BprBatch
+
 
 def bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.Tensor:
     """Mean of -log sigmoid(s_pos - s_neg), computed stably as softplus(s_neg - s_pos)."""
@@ -23,6 +25,19 @@ def l2_penalty(*tensors: torch.Tensor) -> torch.Tensor:
     This is the per-batch embedding regulariser of the LightGCN and LATTICE/MMSSL code lineage.
     """
     return sum(t.pow(2).sum() for t in tensors) / (2 * tensors[0].shape[0])
+
+
+def regularised_bpr(
+    users_all: torch.Tensor, items_all: torch.Tensor, batch: BprBatch, reg_weight: float
+) -> dict[str, torch.Tensor]:
+    """The two loss parts of the LightGCN/LATTICE lineage for one batch, over whole tables of user
+    and item embeddings: ``bpr``, the :func:`dot_bpr_loss` of the batch's rows, and ``reg``,
+    ``reg_weight`` times their :func:`l2_penalty` (the rows after propagation, as those codes
+    regularise them)."""
+    users = users_all[batch.users]
+    pos = items_all[batch.pos_items]
+    neg = items_all[batch.neg_items]
+    return {"bpr": dot_bpr_loss(users, pos, neg), "reg": reg_weight * l2_penalty(users, pos, neg)}
 
 
 def norm_penalty(*matrices: torch.Tensor) -> torch.Tensor:
