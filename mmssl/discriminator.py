@@ -37,7 +37,9 @@ class _SparseRowsMatmul(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, rows, cols, values, n_rows, weight):  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        ctx, rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, n_rows: int, weight: torch.Tensor
+    ) -> torch.Tensor:
         weight_t = weight.t().contiguous()
         counts = torch.bincount(rows, minlength=n_rows)
         crow = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
@@ -49,7 +51,9 @@ class _SparseRowsMatmul(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx, grad):  # type: ignore[override]
+    def backward(  # type: ignore[override]
+        ctx, grad: torch.Tensor
+    ) -> tuple[None, None, torch.Tensor | None, None, torch.Tensor | None]:
         rows, cols, values, weight_t = ctx.saved_tensors
         grad_values = grad_weight = None
         if ctx.needs_input_grad[2]:
@@ -77,13 +81,13 @@ class _GramQuadraticForm(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, gradients, weight):  # type: ignore[override]
+    def forward(ctx, gradients: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         weighted = gradients @ symmetric_gram(weight)
         ctx.save_for_backward(gradients, weight, weighted)
         return (weighted * gradients).sum(-1)
 
     @staticmethod
-    def backward(ctx, grad):  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:  # type: ignore[override]
         gradients, weight, weighted = ctx.saved_tensors
         grad_gradients = grad_weight = None
         if ctx.needs_input_grad[0]:

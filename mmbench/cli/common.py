@@ -13,6 +13,7 @@ from mmbench.evaluation.protocols import PROTOCOLS, get_protocol
 
 if TYPE_CHECKING:
     from mmbench.parallel_runs import RunSettings
+    from mmbench.records import RunRecord
 
 
 RESULTS_ENV = "MMBENCH_RESULTS"
@@ -197,7 +198,7 @@ def run_settings(args: argparse.Namespace, checked: TrainingArguments) -> RunSet
     )
 
 
-def print_run_result(label: str, seed: int, record) -> None:
+def print_run_result(label: str, seed: int, record: RunRecord) -> None:
     """One line per finished run record: its selection, test metrics at the selection metric's K
     (Recall and NDCG@20 by default) and folder."""
     test = record.data["metrics"]["test"]
