@@ -41,7 +41,7 @@ from mmbench.models.base import (
     PropagatedEmbeddingModel,
     modality_removal_variants,
 )
-from mmbench.models.losses import dot_bpr_loss, l2_penalty
+from mmbench.models.losses import regularised_bpr
 from mmbench.search_space import Categorical, FloatParam
 from mmssl import rows as R
 from mmssl.config import DATASET_PRESETS, MMSSLConfig, OfficialMMSSLConfig
@@ -269,14 +269,12 @@ class MMSSL(PropagatedEmbeddingModel):
         self, result: Forward, batch: BprBatch, batch_users: tuple[torch.Tensor, R.TrainEntries]
     ) -> dict[str, torch.Tensor]:
         config = self.config
-        users, pos, neg = result.users[batch.users], result.items[batch.pos_items], result.items[batch.neg_items]
-        ranking = dot_bpr_loss(users, pos, neg)
-        emb_reg = config.reg_weight * l2_penalty(users, pos, neg)
+        ranking = regularised_bpr(result.users, result.items, batch, config.reg_weight)
         feature_sq = sum(
             result.feature_items[m].square().sum() + result.feature_users[m].square().sum() for m in self.modalities
         )
         feat_reg = config.feat_reg_weight * 0.5 * feature_sq / self.n_items
-        parts = {"bpr": ranking, "emb_reg": emb_reg, "feat_reg": feat_reg}
+        parts = {"bpr": ranking["bpr"], "emb_reg": ranking["reg"], "feat_reg": feat_reg}
         distinct, entries = batch_users
         if config.cl_rate > 0:
             fused = result.users[distinct]
