@@ -43,11 +43,9 @@ class VBPRConfig(TrainConfig):
     # lambda_E, on E and beta' (half their squared norm, added at every batch). The authors leave
     # E and beta' unregularised (their WWW'16 follow-up says so, and why: a small, fixed number of
     # parameters), but under SGD. Under Adam each entry of E moves by about lr per step whatever
-    # the feature scale, so the content scores E f_i move about lr * |f_i|_1 per step (hundreds
-    # of times faster than the ID part on TikTok's raw image features) and overfit: with 0, valid
-    # recall@20 on TikTok stalled near 0.020 over 40 epochs, and zeroing theta_u after 15 epochs
-    # raised it from 0.020 to 0.034. With 0.1 it reached 0.052 (best epoch 33 of 40; MF-BPR
-    # reaches 0.049 in 40 epochs).
+    # the feature scale, so the content scores E f_i move about lr * |f_i|_1 per step, far faster
+    # than the ID part on raw image features, and overfit. The runs that set 0.1 are in
+    # docs/reproduction-notes-baselines.md ("VBPR departure").
     content_reg_weight: float = 0.1
 
     def __post_init__(self) -> None:
