@@ -16,10 +16,7 @@ Synthetic data are fine for memory and time only: their neighbours and scores me
 
 A small run: ``--items 8000 --users 20000 --interactions 200000``.
 
-Measured at full size with ``--threads 1`` on the shared 2-core, 23.5 GiB development machine,
-with one other single-thread training job running (wall-clock times under load): building the
-model took 1122 s with a peak RSS of 1.94 GiB; the epoch (1,661 batches of 1024) took 5522 s,
-about 3.3 s per batch, and the process's peak RSS was 2.58 GiB. Details: the "Scale" section of
+The figures of a full-size run on the development machine are in the "Scale" section of
 docs/reproduction-notes-baselines.md.
 """
 

@@ -16,11 +16,8 @@ Synthetic features are fine for memory and time only: their neighbours mean noth
 
 A small run: add ``--items 8000``.
 
-Measured at full size (the defaults) with ``--threads 1`` under ``/usr/bin/time -v`` on the shared
-2-core, 23.5 GiB development machine: peak RSS 1.84 GiB (features included), 753 s user + 55 s
-system CPU (48 min wall while other jobs loaded the machine), 1,260,020 edges (14.4 MiB) in the four
-sparse graphs. Dense construction would need 15.9 GB per 63,001^2 float32 matrix, several at once.
-Details: the "Scale" section of docs/reproduction-notes-baselines.md.
+The figures of a full-size run on the development machine are in the "Scale" section of
+docs/reproduction-notes-baselines.md.
 """
 
 from __future__ import annotations

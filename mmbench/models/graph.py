@@ -1,10 +1,10 @@
 """Sparse user-item graph operators shared by the graph-based models.
 
-Node ids are users 0..U-1 then items U..U+I-1. Graphs are torch sparse CSR tensors: on CPU their
-products with dense embeddings (forward and backward) measured about 1.4x faster than COO on the
-TikTok graph. Autograd's backward of ``matrix @ dense`` builds the matrix's transpose at every
-call (a COO round trip and a sort); :func:`sparse_matmul` uses one built in advance instead, which
-cut the time of a forward + backward on the TikTok graph by about 45%.
+Node ids are users 0..U-1 then items U..U+I-1. Graphs are torch sparse CSR tensors, whose products
+with dense embeddings (forward and backward) are faster on CPU than COO's. Autograd's backward of
+``matrix @ dense`` builds the matrix's transpose at every call (a COO round trip and a sort);
+:func:`sparse_matmul` uses one built in advance instead. ``benchmarks/sparse_products.py`` times
+the three on TikTok's graph (figures: docs/reproduction-notes-baselines.md, "Sparse products").
 """
 
 from __future__ import annotations

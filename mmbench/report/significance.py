@@ -9,9 +9,9 @@ Both rows are averaged over the same number of seeds: the seeds they share, or, 
 none, each row's first seeds up to the smaller row's count. An average over three seeds is
 smoother than one over two (a user hit in one seed of three scores 1/3, in one of two 1/2), so
 rows of different seed counts have per-user differences that are not symmetric around zero even
-when the models are equally good, and the signed-rank test then rejects far too often: 37% of the
-time at the 0.05 level for one model against itself, 3,000 users, two seeds against three, and 4%
-once both use two (``python benchmarks/paired_test_seed_counts.py --cases 200 --users 3000``).
+when the models are equally good, and the signed-rank test then rejects a model against itself
+far more often than its level (``benchmarks/paired_test_seed_counts.py`` simulates it; figures in
+docs/mmssl.md).
 """
 
 from __future__ import annotations
