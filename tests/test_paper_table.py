@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from fake_runs import write_run
 from mmbench.records import load_records
 from mmbench.report.paper_table import paper_table_section, ranks
-from mmbench.report.reproduction import render_reproduction
+from mmbench.report.reproduction import NOTES, render_reproduction
 
 
 def hits(rate: float, n: int = 400, seed: int = 0) -> np.ndarray:
@@ -79,3 +81,8 @@ def test_later_work_anchors_are_shown_with_their_source(tmp_path) -> None:
     assert "0.0709" in lgmrec and "0.0279" in lgmrec
     assert "`bm3`: DiffMM paper (Jiang et al., ACM MM 2024), Table 1" in text
     assert "`lgmrec`: LGMRec run through the MMRec code" in text
+
+
+def test_every_notes_file_the_report_points_to_exists() -> None:
+    root = Path(__file__).resolve().parents[1]
+    assert [path for path in NOTES.values() if not (root / path).is_file()] == []
