@@ -29,33 +29,29 @@ class StudySetup:
 
 
 def make_sampler(name: str, space: SearchSpace, seed: int | None = None) -> Any:
-    """The Optuna sampler called ``name``, seeded with ``seed`` (None: unseeded).
+    """The Optuna sampler called ``name``; unseeded when ``seed`` is None.
 
-    Workers that share a study must not share a seed, or they would draw the same values: give
-    each its own with :func:`worker_sampler_seed`.
+    A seeded sampler draws each trial's values from ``seed`` and the trial's number
+    (:class:`~mmbench.tuning.trial_seeded.TrialSeededSampler`), so processes that share a study
+    never repeat each other's draws and a re-run from the same study state draws the same values.
     """
+    if name not in SAMPLERS:
+        raise ConfigError(f"unknown sampler {name!r}; valid samplers: {', '.join(SAMPLERS)}")
+    if seed is None:
+        return _plain_sampler(name, space, None)
+    from mmbench.tuning.trial_seeded import TrialSeededSampler
+
+    return TrialSeededSampler(lambda trial_seed: _plain_sampler(name, space, trial_seed), seed)
+
+
+def _plain_sampler(name: str, space: SearchSpace, seed: int | None) -> Any:
     import optuna
 
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    if name == "grid":
-        return optuna.samplers.GridSampler(spaces.grid(space), seed=seed)
-    raise ConfigError(f"unknown sampler {name!r}; valid samplers: {', '.join(SAMPLERS)}")
-
-
-def worker_sampler_seed(seed: int, worker: int, trials_before: int) -> int:
-    """The sampler seed of one worker of a study seeded with ``seed``.
-
-    Derived from the worker's index and the number of trials the study held when the worker
-    started: two workers of one command, or a resumed command and the one it continues, draw from
-    different streams instead of repeating each other's values, while the same command on the
-    same study state draws the same values again.
-    """
-    import numpy as np
-
-    return int(np.random.SeedSequence([seed, worker, trials_before]).generate_state(1)[0])
+    return optuna.samplers.GridSampler(spaces.grid(space), seed=seed)
 
 
 def make_pruner(name: str) -> Any:

@@ -178,9 +178,7 @@ def tune_model(
     from mmbench.tuning import launcher
     from mmbench.tuning.objective import Objective
     from mmbench.tuning.storage import default_study_name, has_heartbeat, open_storage
-    from mmbench.tuning.study import (
-        make_pruner, make_sampler, open_study, setup_for, worker_sampler_seed,
-    )
+    from mmbench.tuning.study import make_pruner, make_sampler, open_study, setup_for
     from mmbench.tuning.worker import FINISHED, Worker, trial_counts
 
     if request.gpus and request.worker_index is None:
@@ -192,13 +190,11 @@ def tune_model(
     storage = open_storage(request.storage_url, request.heartbeat)
     name = request.study or default_study_name(model_class.name, dataset.study_key)
     setup = setup_for(model_class.name, dataset.study_key, plan.config.metric, request.seed, plan.fixed, plan.space)
-    study = open_study(storage, name, setup, make_sampler(request.sampler, plan.space), make_pruner(request.pruner))
+    sampler = make_sampler(request.sampler, plan.space, request.sampler_seed)
+    study = open_study(storage, name, setup, sampler, make_pruner(request.pruner))
     if on_open is not None:
         on_open(study)
     label = "" if request.worker_index is None else f"[worker {request.worker_index}] "
-    if request.sampler_seed is not None:
-        seed = worker_sampler_seed(request.sampler_seed, request.worker_index or 0, len(study.trials))
-        study.sampler = make_sampler(request.sampler, plan.space, seed)
     if plan.single_point and request.trials > 1:
         echo(f"{label}the search space of {model_class.name} is a single point: one trial, not {request.trials}")
     counts = trial_counts(study)
