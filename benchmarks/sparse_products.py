@@ -65,12 +65,12 @@ def knn_paths(indices: torch.Tensor, weights: torch.Tensor, dense: torch.Tensor)
     columns = indices.reshape(-1)
     upstream = torch.randn(n, dense.shape[1], generator=torch.Generator().manual_seed(2))
 
-    def run(product: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], edge_grad: Callable) -> list[torch.Tensor]:
+    def run(product: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> list[torch.Tensor]:
         table = dense.detach().requires_grad_()
         edge_weights = weights.detach().requires_grad_()
         out = product(edge_weights, table)
         out.backward(upstream)
-        return [out.detach(), table.grad, edge_grad(edge_weights.grad)]
+        return [out.detach(), table.grad, edge_weights.grad.reshape(n, k)]
 
     def as_sparse(edge_weights: torch.Tensor, layout: str) -> torch.Tensor:
         coo = torch.sparse_coo_tensor(
@@ -78,16 +78,12 @@ def knn_paths(indices: torch.Tensor, weights: torch.Tensor, dense: torch.Tensor)
         )
         return coo if layout == "coo" else coo.to_sparse_csr()
 
-    def dense_edge_grad(grad: torch.Tensor | None) -> torch.Tensor:
-        return torch.zeros(n, k) if grad is None else grad.reshape(n, k)
-
     return {
         "embedding_bag": lambda: run(
-            lambda w, table: torch.nn.functional.embedding_bag(indices, table, per_sample_weights=w, mode="sum"),
-            dense_edge_grad,
+            lambda w, table: torch.nn.functional.embedding_bag(indices, table, per_sample_weights=w, mode="sum")
         ),
-        "coo": lambda: run(lambda w, table: torch.sparse.mm(as_sparse(w, "coo"), table), dense_edge_grad),
-        "csr": lambda: run(lambda w, table: as_sparse(w, "csr") @ table, dense_edge_grad),
+        "coo": lambda: run(lambda w, table: torch.sparse.mm(as_sparse(w, "coo"), table)),
+        "csr": lambda: run(lambda w, table: as_sparse(w, "csr") @ table),
     }
 
 
