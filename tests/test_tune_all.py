@@ -253,7 +253,8 @@ def test_a_study_made_under_other_terms_is_refused_before_any_work(folder, tmp_p
     runs = sorted(record.path for record in load_records(results))
     refused(request(folder, results, "rising", "peaked", trials=2, epochs=3),
             r"states another budget for tiny \(epochs 4, not 3\)")
-    refused(request(folder, results, "rising", "peaked", trials=1), "states 2 trials per model; give --trials 2 or more")
+    refused(request(folder, results, "rising", "peaked", trials=1),
+            r"states a larger budget for tiny \(2 trials per model\); give --trials 2 or more")
     shared = replace(request(folder, other, "rising", trials=1), storage=default_storage_url(results))
     refused(shared, "study 'rising-tiny' holds 2 finished trials, more than the 1 of this budget")
     alone = tmp_path / "alone"
@@ -277,8 +278,12 @@ def test_tune_all_through_the_command_line(run_main, folder, tmp_path, one_threa
     assert f"budget and search spaces -> {results / 'tuned' / 'budget-tiny.json'}" in ran.stdout
     assert "| mf_bpr (tuned)" in ran.stdout and "| lightgcn (tuned)" in ran.stdout
     for name in ("mf_bpr-tiny", "lightgcn-tiny"):
-        assert len(study(results, name).trials) == 2 and (results / "tuned" / f"{name}.json").is_file()
+        trials = study(results, name).trials
+        assert len(trials) == 3 and (results / "tuned" / f"{name}.json").is_file()  # 2 drawn + the defaults
+        assert [t.user_attrs.get("defaults", False) for t in trials] == [True, False, False]
+    assert "trial 0 (the model's defaults) started" in ran.stdout
     assert all(record.data.get("tuned") for record in load_records(results))
+    assert read_budget(budget_path(results, "tiny")).budget.defaults_trial
 
 
 @pytest.mark.parametrize(
@@ -320,3 +325,112 @@ def test_a_timeout_leaves_a_study_short_and_says_so(folder, tmp_path, one_thread
     assert "rising: study rising-tiny has no complete trial: not trained" in lines
     entry = read_budget(budget_path(results, "tiny")).models["rising"]
     assert entry.trials == TRIALS and entry.states == {}
+
+
+class Capped(Rising):
+    """Rising, whose default rate (0.1) is the top of its space: no drawn trial beats the defaults."""
+
+    search_space = {"rate": FloatParam(0.02, 0.1)}
+
+
+class Outside(Rising):
+    """Rising, whose default rate (0.1) lies outside its space."""
+
+    search_space = {"rate": FloatParam(0.15, 0.2)}
+
+
+class FailsFirst(Rising):
+    """Rising, whose first built model is stopped by Ctrl-C in its first batch."""
+
+    built: ClassVar[int] = 0
+
+    def __init__(self, view, config: CurveConfig) -> None:
+        super().__init__(view, config)
+        type(self).built += 1
+        self.interrupt = type(self).built == 1
+
+    def loss(self, batch: BprBatch) -> dict[str, torch.Tensor]:
+        if self.interrupt:
+            raise KeyboardInterrupt
+        return super().loss(batch)
+
+
+def defaults_trials(results: Path, name: str) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in study(results, name).trials if t.user_attrs.get("defaults")]
+
+
+def test_the_defaults_trial_trains_each_models_defaults_once_besides_the_drawn_trials(folder, tmp_path, one_thread):
+    results, lines = tmp_path / "results", []
+    found = registry(capped=Capped, peaked=Peaked, point=Point)
+    outcome = tune_models(request(folder, results, "capped", "peaked", "point", defaults_trial=True), found,
+                          echo=lines.append)
+    assert outcome.status == 0
+    for name, params in (("capped", {"rate": 0.1}), ("peaked", {"peak": 2})):
+        trials = study(results, f"{name}-tiny").trials
+        assert [t.state.name for t in trials] == ["COMPLETE"] * (TRIALS + 1)
+        assert [t.number for t in defaults_trials(results, f"{name}-tiny")] == [0]
+        assert trials[0].params == params
+    assert all(t.params["rate"] < 0.1 for t in study(results, "capped-tiny").trials[1:])
+    assert len(study(results, "point-tiny").trials) == 1 and defaults_trials(results, "point-tiny") == []
+    assert "queued the defaults trial of capped: rate=0.1" in lines
+    assert "trial 0 (the model's defaults) started" in lines
+
+    budget = read_budget(budget_path(results, "tiny"))
+    assert budget.budget.defaults_trial
+    assert {name: m.trials for name, m in budget.models.items()} == {"capped": TRIALS + 1, "peaked": TRIALS + 1, "point": 1}
+    assert budget.models["capped"].best_trial == 0 and budget.models["capped"].best_is_defaults
+    capped = [r for r in load_records(results) if r.model == "capped"]
+    assert capped and all(r.data["tuned"]["trial"] == 0 and r.data["config"]["rate"] == 0.1 for r in capped)
+
+
+def test_a_budget_may_gain_the_defaults_trial_but_not_lose_it(folder, tmp_path, one_thread):
+    results = tmp_path / "results"
+    found = registry(rising=Rising)
+    assert tune_models(request(folder, results, "rising"), found, echo=lambda line: None).status == 0
+    drawn = [(t.number, t.params) for t in study(results, "rising-tiny").trials]
+    assert len(drawn) == TRIALS and defaults_trials(results, "rising-tiny") == []
+
+    assert tune_models(request(folder, results, "rising", defaults_trial=True), found, echo=lambda line: None).status == 0
+    trials = study(results, "rising-tiny").trials
+    assert [(t.number, t.params) for t in trials[:TRIALS]] == drawn
+    assert [(t.number, t.params) for t in defaults_trials(results, "rising-tiny")] == [(TRIALS, {"rate": 0.1})]
+    assert read_budget(budget_path(results, "tiny")).models["rising"].trials == TRIALS + 1
+
+    with pytest.raises(ConfigError, match=r"states a larger budget for tiny \(3 trials and the defaults trial per "
+                                          r"model\); give --defaults-trial"):
+        tune_models(request(folder, results, "rising"), found, echo=lambda line: None)
+
+
+def test_an_interrupted_defaults_trial_is_queued_again(folder, tmp_path, one_thread):
+    results = tmp_path / "results"
+    FailsFirst.built = 0
+    asked = request(folder, results, "rising", defaults_trial=True)
+    stopped = tune_models(asked, registry(rising=FailsFirst), echo=lambda line: None)
+    assert stopped.status == 130
+    assert [t.state.name for t in defaults_trials(results, "rising-tiny")] == ["FAIL"]
+    assert tune_models(asked, registry(rising=FailsFirst), echo=lambda line: None).status == 0
+    again = defaults_trials(results, "rising-tiny")
+    assert [(t.number, t.state.name, t.params) for t in again] == [(0, "FAIL", {"rate": 0.1}), (1, "COMPLETE", {"rate": 0.1})]
+    finished = [t for t in study(results, "rising-tiny").trials if t.state.name == "COMPLETE"]
+    assert len(finished) == TRIALS + 1
+
+
+def test_a_default_outside_the_space_is_refused_before_any_work(folder, tmp_path, one_thread):
+    results = tmp_path / "results"
+    with pytest.raises(ConfigError, match=r"outside: its default rate=0.1 lies outside its search space; widen "):
+        tune_models(request(folder, results, "outside", defaults_trial=True), registry(outside=Outside),
+                    echo=lambda line: None)
+    assert not results.exists()
+
+
+@pytest.mark.parametrize("dataset", ["tiktok", "lfm2k", "baby"])
+def test_every_registered_models_defaults_lie_in_its_search_space(dataset):
+    """What the defaults trial of ``tune-all`` needs of every model, on every shipped dataset."""
+    from mmbench.models.registry import default_registry
+    from mmbench.tuning.defaults_trial import defaults_params
+
+    found = default_registry()
+    for name in found.names():
+        model = found.get(name)
+        params = defaults_params(model.config_for(dataset, {}), model.search_space, name)
+        assert set(params) == set(model.search_space)

@@ -28,7 +28,7 @@ from synthetic import interaction_rows, tiny_dataset
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
-STARTED = re.compile(r"^\[worker (\d)\] trial (\d+) started$", re.MULTILINE)
+STARTED = re.compile(r"^\[worker (\d)\] trial (\d+)(?: \(the model's defaults\))? started$", re.MULTILINE)
 # An epoch of the tiny study takes about 20 ms, and the watcher polls every 0.2 s or slower under load:
 # a trial must run for seconds for the watcher to see it mid-training.
 KILL_EPOCHS = 400
@@ -209,12 +209,15 @@ def _serve_postgres(root: Path, binaries: dict[str, str]) -> Iterator[str]:
 
 
 def test_two_workers_share_a_postgresql_study(folder, tmp_path, postgres_url):
+    """With the defaults trial, which the command queues before the workers start and one of them runs."""
     result = run(tune_command(folder, tmp_path, "--workers", "2", "--trials", "4", "--epochs", "2",
-                              "--storage", postgres_url))
+                              "--storage", postgres_url, "--defaults-trial"))
     assert result.returncode == 0, result.stderr
     study = optuna.load_study(study_name="mf_bpr-tiny", storage=postgres_url)
-    assert by_state(study) == Counter(COMPLETE=4)
+    assert by_state(study) == Counter(COMPLETE=5)
     assert_each_trial_ran_once(result.stdout, study)
+    assert [t.number for t in study.trials if t.user_attrs.get("defaults")] == [0]
+    assert result.stdout.count("trial 0 (the model's defaults) started") == 1
     for worker in (0, 1):
-        assert f"[worker {worker}] working on study mf_bpr-tiny (4 trials)" in result.stdout
+        assert f"[worker {worker}] working on study mf_bpr-tiny (5 trials)" in result.stdout
     assert "s3cret" not in result.stdout and "mmbench@127.0.0.1" in result.stdout

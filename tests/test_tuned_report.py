@@ -46,12 +46,12 @@ def results(tmp_path: Path) -> Path:
     write_run(tmp_path, "a", 1, hits(39), timing=timing(1), tuned=tuned("a", 1))  # an earlier best trial
     write_run(tmp_path, "c", 1, hits(38), timing=timing(1), tuned=tuned("c", 0, "sqlite:///elsewhere.db"))
     write_budget(budget_path(tmp_path, "tiktok"), BudgetFile(
-        "tiktok", "sqlite:///x.db", TuningBudget(20, 40, fixed=("patience=5",)), {
+        "tiktok", "sqlite:///x.db", TuningBudget(20, 40, fixed=("patience=5",), defaults_trial=True), {
             "a": ModelTuning("a-tiktok", {"lr": "[0.0001, 0.01] log"}, 20, False, "recall@20",
                              {"COMPLETE": 18, "PRUNED": 2}, 3723.0, 3, 0.5),
             "b": ModelTuning("b-tiktok", {"dim": "{64}"}, 1, True, "recall@20", {"COMPLETE": 1}, 61.0, 0, 0.4),
-            "d": ModelTuning("d-tiktok", {"lr": "[0.0001, 0.01] log"}, 20, False, "recall@20",
-                             {"COMPLETE": 15, "PRUNED": 5}, 900.0, 2, 0.3),
+            "d": ModelTuning("d-tiktok", {"lr": "[0.0001, 0.01] log"}, 21, False, "recall@20",
+                             {"COMPLETE": 16, "PRUNED": 5}, 900.0, 0, 0.3, best_is_defaults=True),
             "e": ModelTuning("e-tiktok", {"lr": "[0.0001, 0.01] log"}, 20, False, "recall@20",
                              {"COMPLETE": 3, "FAIL": 1}, 300.0, 1, 0.2),
         },
@@ -100,7 +100,9 @@ def test_the_leaderboard_shows_the_budget_beside_the_tuned_table(results: Path, 
     tuned_part, cost = tuned_part.split("## Training cost")
     assert "| a " in defaults and "(tuned)" not in defaults
     for fragment in (
-        "[`tuned/budget-tiktok.json`](tuned/budget-tiktok.json): 20 trials per model",
+        "[`tuned/budget-tiktok.json`](tuned/budget-tiktok.json): 20 trials per model drawn by the sampler "
+        "plus one trial of the model's own defaults (so no tuned row",
+        "| d       | 21 (16 complete, 5 pruned); best: the defaults ",
         "each trial at most 40 epochs", "pruner `median`, sampler `tpe` with seed 0",
         "fixed in every trial: patience=5",
         "| a       | 20 (18 complete, 2 pruned) ", "| lr in [0.0001, 0.01] log",
@@ -108,7 +110,7 @@ def test_the_leaderboard_shows_the_budget_beside_the_tuned_table(results: Path, 
         "Not shown: the tuned runs of c made outside this budget",
         "Not shown: 1 tuned run record(s) of an earlier best trial",
         "Tuned under the budget but not trained yet: d (", "Not tuned to the budget yet: e (",
-        "| e       | 20 (3 complete, 1 failed) **unfinished** |",
+        "| e       | 20 (3 complete, 1 failed) **unfinished**",
         "| b (tuned) |", "| `lattice`  | b       | 0.3000 ± 0.0000",
         "+0.3000", "1 h 02 min", "1 min 01 s",
         "best on defaults **a**, best tuned **b** (a different model). 1 pair(s) change order",

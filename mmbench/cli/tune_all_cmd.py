@@ -43,6 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--sampler-seed", type=int, default=0, metavar="S",
         help="seed of every study's sampler; each worker derives its own from it (default: 0)",
     )
+    parser.add_argument(
+        "--defaults-trial", action=argparse.BooleanOptionalAction, default=True,
+        help="give every study one more trial, of the model's own defaults, so no tuned row rests on a "
+        "configuration its defaults beat on validation; part of the budget (default: on)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="training seed of every trial (default: 1)")
     parser.add_argument(
         "--set", dest="assignments", action="append", metavar="KEY=VALUE",
@@ -104,6 +109,7 @@ def handle(args: argparse.Namespace) -> int:
         budget=TuningBudget(
             trials=args.trials, epochs=args.epochs, pruner=args.pruner, sampler=args.sampler,
             sampler_seed=args.sampler_seed, seed=args.seed, fixed=tuple(args.assignments or ()),
+            defaults_trial=args.defaults_trial,
         ),
         seeds=tuple(parse_int_list(args.seeds, "--seeds")),
         protocols=tuple(get_protocol(name).name for name in parse_name_list(args.protocol)),

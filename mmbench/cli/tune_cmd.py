@@ -54,6 +54,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--pruner", choices=PRUNERS, default="median",
         help="stop poor trials early by their validation curve (default: median)",
     )
+    parser.add_argument(
+        "--defaults-trial", action="store_true",
+        help="add one trial of the model's own defaults to the --trials drawn, so the best trial is "
+        "never one the defaults beat (tune-all does this unless told not to)",
+    )
     parser.add_argument("--metric", help="validation metric to maximise (default: the model's, recall@20)")
     parser.add_argument("--space", type=Path, metavar="FILE", help="JSON search-space file that replaces or adds ranges")
     parser.add_argument("--epochs", type=int, help="maximum epochs of every trial (an epoch budget)")
@@ -108,7 +113,7 @@ def _request(args: argparse.Namespace) -> TuneRequest:
         metric=args.metric, space_file=args.space, sampler=args.sampler, sampler_seed=args.sampler_seed,
         pruner=args.pruner, seed=args.seed, timeout=args.timeout, device=args.device, threads=args.threads,
         workers=args.workers, gpus=tuple(parse_gpus(args.gpus)) if args.gpus else None,
-        heartbeat=args.heartbeat, worker_index=args.worker_index,
+        heartbeat=args.heartbeat, worker_index=args.worker_index, defaults_trial=args.defaults_trial,
     )
 
 

@@ -65,13 +65,21 @@ def _budget_text(budget: BudgetFile, name: str) -> str:
     metrics = sorted({entry.metric for entry in budget.models.values()}) or ["recall@20"]
     return (
         f"Every model below was tuned by `mmbench tune-all` with the same budget, stated in "
-        f"[`{name}`]({name}): {terms.trials} trials per model (one for a model whose search space is a "
-        f"single point), each trial at most {terms.epochs} epochs and scored on validation "
+        f"[`{name}`]({name}): {terms.trials} trials per model{_defaults_text(terms.defaults_trial)} (one "
+        f"for a model whose search space is a single point), each trial at most {terms.epochs} epochs and "
+        f"scored on validation "
         f"{', '.join(metrics)} only; pruner `{terms.pruner}`, sampler `{terms.sampler}` with seed "
         f"{terms.sampler_seed}, training seed {terms.seed} in every trial{fixed}. Each model's best "
         f"configuration was then trained once per seed and tested once per run. Studies: "
         f"`{budget.storage}`{_where(budget.storage)}."
     )
+
+
+def _defaults_text(defaults_trial: bool) -> str:
+    if not defaults_trial:
+        return ", all drawn by the sampler"
+    return (" drawn by the sampler plus one trial of the model's own defaults (so no tuned row rests on a "
+            "configuration its defaults beat on validation under the same terms)")
 
 
 def _where(storage: str) -> str:
@@ -105,7 +113,8 @@ def _trials_text(entry: ModelTuning) -> str:
     states = ", ".join(f"{entry.states[state]} {label}" for state, label in STATES.items() if entry.states.get(state))
     finished = _finished(entry)
     shown = f"{entry.trials} ({states})" if states else f"{entry.trials} (not run yet)"
-    return shown + (" **unfinished**" if entry.states and finished < entry.trials else "")
+    best = "; best: the defaults" if entry.best_is_defaults else ""
+    return shown + best + (" **unfinished**" if entry.states and finished < entry.trials else "")
 
 
 def _space_text(entry: ModelTuning) -> str:

@@ -24,7 +24,10 @@ BUDGET_ATTR = "mmbench_budget"  # study user attribute: the budget terms a tune-
 @dataclass(frozen=True)
 class TuningBudget:
     """What every model of one ``tune-all`` gets. ``fixed`` holds ``KEY=VALUE`` texts set in
-    every trial of every model (``patience=5``, say); ``sampler_seed`` seeds every study's sampler."""
+    every trial of every model (``patience=5``, say); ``sampler_seed`` seeds every study's sampler;
+    ``defaults_trial`` gives every study one trial of its model's defaults besides the ``trials``
+    drawn (:mod:`mmbench.tuning.defaults_trial`). A budget file written before that option
+    existed reads as without it."""
 
     trials: int
     epochs: int
@@ -33,6 +36,7 @@ class TuningBudget:
     sampler_seed: int = 0
     seed: int = 1
     fixed: tuple[str, ...] = ()
+    defaults_trial: bool = False
 
     def check(self) -> None:
         """Refuse a budget that cannot run: counts below one, unknown sampler or pruner."""
@@ -48,18 +52,28 @@ class TuningBudget:
             raise ConfigError(f"unknown pruner {self.pruner!r}; valid pruners: {', '.join(PRUNERS)}")
 
     def terms(self) -> dict[str, Any]:
-        """Everything but the trial count, which a resumed budget may raise for every model."""
+        """Everything but what a resumed budget may raise for every model: the trial count and the
+        defaults trial."""
         terms = asdict(self)
-        del terms["trials"]
+        del terms["trials"], terms["defaults_trial"]
         terms["fixed"] = list(self.fixed)
         return terms
+
+    def lowers(self, earlier: TuningBudget) -> str | None:
+        """What this budget takes away from ``earlier`` (same terms), as the flag that restores it;
+        None when it gives every model at least as much."""
+        if earlier.trials > self.trials:
+            return f"--trials {earlier.trials} or more"
+        if earlier.defaults_trial and not self.defaults_trial:
+            return "--defaults-trial"
+        return None
 
 
 @dataclass
 class ModelTuning:
     """One model under the budget: its study, the space it searched (as the study describes it)
     and the trials it gets; after tuning, its trials by state, their summed duration in seconds and
-    the best trial."""
+    the best trial (``best_is_defaults``: it is the defaults trial)."""
 
     study: str
     space: dict[str, str]
@@ -70,6 +84,7 @@ class ModelTuning:
     tuning_seconds: float | None = None
     best_trial: int | None = None
     valid_value: float | None = None
+    best_is_defaults: bool = False
 
 
 @dataclass

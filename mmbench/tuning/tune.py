@@ -43,7 +43,8 @@ class TuneRequest:
     ``assignments`` are ``KEY=VALUE`` texts fixed in every trial; ``epochs`` fixes the epoch cap;
     ``sampler_seed`` None leaves the sampler unseeded. ``worker_index`` is set in a worker process
     started by a launcher. ``allow_empty_space`` lets a model whose every key is fixed run its one
-    configuration instead of being refused.
+    configuration instead of being refused. ``defaults_trial`` adds one trial of the model's
+    defaults to the ``trials`` drawn (:mod:`mmbench.tuning.defaults_trial`).
     """
 
     model: str
@@ -71,6 +72,7 @@ class TuneRequest:
     heartbeat: int = 10
     worker_index: int | None = None
     allow_empty_space: bool = False
+    defaults_trial: bool = False
 
     @property
     def storage_url(self) -> str:
@@ -82,13 +84,15 @@ class TuneRequest:
 
 @dataclass(frozen=True)
 class StudyPlan:
-    """What a request searches: the fixed keys, the space, and the trials the study should hold."""
+    """What a request searches: the fixed keys, the space, and the trials the study should hold;
+    ``defaults`` holds the values of the defaults trial when the study has one (else None)."""
 
     model_class: type[RecModel]
     config: TrainConfig
     fixed: dict[str, Any]
     space: dict[str, Param]
     trials: int
+    defaults: dict[str, Any] | None = None
 
     @property
     def single_point(self) -> bool:
@@ -132,6 +136,7 @@ def plan_study(request: TuneRequest, model_class: type[RecModel], dataset_name: 
     the model's config (a bad ``--set``, ``--space`` or grid is refused here, before any trial)."""
     from mmbench.config import parse_assignments
     from mmbench.tuning import space as spaces
+    from mmbench.tuning.defaults_trial import defaults_params
 
     assigned: dict[str, Any] = parse_assignments(list(request.assignments))
     if request.epochs is not None:
@@ -146,8 +151,12 @@ def plan_study(request: TuneRequest, model_class: type[RecModel], dataset_name: 
     )
     if request.sampler == "grid":
         spaces.grid(space)
-    trials = 1 if point_count(space) <= 1 else request.trials
-    return StudyPlan(model_class, config, fixed, space, trials)
+    if point_count(space) <= 1:
+        return StudyPlan(model_class, config, fixed, space, 1)
+    if not request.defaults_trial:
+        return StudyPlan(model_class, config, fixed, space, request.trials)
+    defaults = defaults_params(config, space, model_class.name)
+    return StudyPlan(model_class, config, fixed, space, request.trials + 1, defaults)
 
 
 def tune_model(
@@ -178,6 +187,7 @@ def tune_model(
     from mmbench.tuning import launcher
     from mmbench.tuning.objective import Objective
     from mmbench.tuning.storage import default_study_name, has_heartbeat, open_storage
+    from mmbench.tuning.defaults_trial import enqueue_defaults
     from mmbench.tuning.study import make_pruner, make_sampler, open_study, setup_for
     from mmbench.tuning.worker import FINISHED, Worker, trial_counts
 
@@ -202,6 +212,8 @@ def tune_model(
     if request.worker_index is None and done >= plan.trials:
         echo(f"study {name} already holds {done} finished trials of {plan.trials}: nothing to run")
         return TuneOutcome(study, request.storage_url, 0)
+    if plan.defaults is not None and request.worker_index is None and enqueue_defaults(study, plan.defaults):
+        echo(f"queued the defaults trial of {model_class.name}: {_shown(plan.defaults)}")
     parallel = plan.trials > 1 and (request.gpus or request.workers > 1) and request.worker_index is None
     started = time.monotonic()
     try:
@@ -306,4 +318,10 @@ def worker_argv(request: TuneRequest, study: str, workers: int) -> list[str]:
         argv += ["--set", assignment]
     if not request.gpus:
         argv += ["--device", request.device]
+    if request.defaults_trial:
+        argv.append("--defaults-trial")
     return argv
+
+
+def _shown(params: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}" for key, value in params.items())

@@ -80,7 +80,7 @@ class TuneAllRequest:
             epochs=budget.epochs, assignments=budget.fixed, sampler=budget.sampler,
             sampler_seed=budget.sampler_seed, pruner=budget.pruner, seed=budget.seed, device=self.device,
             threads=self.threads, workers=self.workers, gpus=self.gpus, heartbeat=self.heartbeat,
-            timeout=self.timeout, allow_empty_space=True,
+            timeout=self.timeout, allow_empty_space=True, defaults_trial=budget.defaults_trial,
         )
 
 
@@ -258,18 +258,24 @@ def _budget_document(path: Path, budget: TuningBudget, dataset_key: str, storage
             f"{path} states another budget for {dataset_key} ({differences}); every model of a dataset is "
             "tuned with one budget: re-run with that one, or give another --results"
         )
-    if existing.budget.trials > budget.trials:
+    lowered = budget.lowers(existing.budget)
+    if lowered is not None:
         raise ConfigError(
-            f"{path} states {existing.budget.trials} trials per model; give --trials {existing.budget.trials} "
-            "or more, or another --results"
+            f"{path} states a larger budget for {dataset_key} ({_budget_size(existing.budget)} per model); "
+            f"give {lowered}, or another --results"
         )
     return replace(existing, budget=budget)
+
+
+def _budget_size(budget: TuningBudget) -> str:
+    return f"{budget.trials} trials" + (" and the defaults trial" if budget.defaults_trial else "")
 
 
 def _entry(name: str, plan: StudyPlan, study: Any = None) -> ModelTuning:
     """A model's line of the budget file: its space and trials and, once its study exists, its
     trials by state, their summed duration and its best trial."""
     from mmbench.search_space import describe
+    from mmbench.tuning.defaults_trial import is_defaults_trial
     from mmbench.tuning.summary import tuning_seconds
     from mmbench.tuning.worker import trial_counts
 
@@ -279,6 +285,7 @@ def _entry(name: str, plan: StudyPlan, study: Any = None) -> ModelTuning:
         entry.tuning_seconds = round(tuning_seconds(study), 3)
         if entry.states.get("COMPLETE"):
             entry.best_trial, entry.valid_value = study.best_trial.number, float(study.best_value)
+            entry.best_is_defaults = is_defaults_trial(study.best_trial)
     return entry
 
 

@@ -154,7 +154,7 @@ class Worker:
             raise SurplusTrial(f"trial {trial.number} started after the study had {self.n_trials} trials")
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         self._ran.append(trial.number)
-        self.echo(f"{self.label}trial {trial.number} started")
+        self.echo(f"{self.label}trial {trial.number}{_defaults_mark(trial)} started")
         if self._interrupted:
             raise KeyboardInterrupt
         self._training = True
@@ -192,8 +192,15 @@ class Worker:
         summary = "-" if best is None else f"{best.value:.4f} (trial {best.number})"
         params = ", ".join(f"{key}={_short(value)}" for key, value in trial.params.items())
         self.echo(
-            f"{self.label}trial {trial.number} {outcome} [{params}] | done {done}/{self.n_trials} | best {summary}"
+            f"{self.label}trial {trial.number}{_defaults_mark(trial)} {outcome} [{params}] | done {done}/{self.n_trials} "
+            f"| best {summary}"
         )
+
+
+def _defaults_mark(trial: Any) -> str:
+    from mmbench.tuning.defaults_trial import is_defaults_trial
+
+    return " (the model's defaults)" if is_defaults_trial(trial) else ""
 
 
 def _short(value: Any) -> str:
