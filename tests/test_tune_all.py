@@ -94,14 +94,16 @@ class Point(Rising):
 
 
 class Interrupted(Peaked):
-    """Peaked, whose second trial is stopped by Ctrl-C in its first batch."""
+    """Peaked, whose second trial (the ``interrupt_at``-th model built) is stopped by Ctrl-C in its
+    first batch."""
 
     built: ClassVar[int] = 0
+    interrupt_at: ClassVar[int] = 2
 
     def __init__(self, view, config: CurveConfig) -> None:
         super().__init__(view, config)
         type(self).built += 1
-        self.interrupt = type(self).built == 2
+        self.interrupt = type(self).built == self.interrupt_at
 
     def loss(self, batch: BprBatch) -> dict[str, torch.Tensor]:
         if self.interrupt:
@@ -339,20 +341,10 @@ class Outside(Rising):
     search_space = {"rate": FloatParam(0.15, 0.2)}
 
 
-class FailsFirst(Rising):
-    """Rising, whose first built model is stopped by Ctrl-C in its first batch."""
+class FailsFirst(Interrupted):
+    """Peaked, whose first trial is stopped by Ctrl-C in its first batch."""
 
-    built: ClassVar[int] = 0
-
-    def __init__(self, view, config: CurveConfig) -> None:
-        super().__init__(view, config)
-        type(self).built += 1
-        self.interrupt = type(self).built == 1
-
-    def loss(self, batch: BprBatch) -> dict[str, torch.Tensor]:
-        if self.interrupt:
-            raise KeyboardInterrupt
-        return super().loss(batch)
+    interrupt_at: ClassVar[int] = 1
 
 
 def defaults_trials(results: Path, name: str) -> list[optuna.trial.FrozenTrial]:
@@ -404,14 +396,14 @@ def test_a_budget_may_gain_the_defaults_trial_but_not_lose_it(folder, tmp_path, 
 def test_an_interrupted_defaults_trial_is_queued_again(folder, tmp_path, one_thread):
     results = tmp_path / "results"
     FailsFirst.built = 0
-    asked = request(folder, results, "rising", defaults_trial=True)
-    stopped = tune_models(asked, registry(rising=FailsFirst), echo=lambda line: None)
+    asked = request(folder, results, "peaked", defaults_trial=True)
+    stopped = tune_models(asked, registry(peaked=FailsFirst), echo=lambda line: None)
     assert stopped.status == 130
-    assert [t.state.name for t in defaults_trials(results, "rising-tiny")] == ["FAIL"]
-    assert tune_models(asked, registry(rising=FailsFirst), echo=lambda line: None).status == 0
-    again = defaults_trials(results, "rising-tiny")
-    assert [(t.number, t.state.name, t.params) for t in again] == [(0, "FAIL", {"rate": 0.1}), (1, "COMPLETE", {"rate": 0.1})]
-    finished = [t for t in study(results, "rising-tiny").trials if t.state.name == "COMPLETE"]
+    assert [t.state.name for t in defaults_trials(results, "peaked-tiny")] == ["FAIL"]
+    assert tune_models(asked, registry(peaked=FailsFirst), echo=lambda line: None).status == 0
+    again = defaults_trials(results, "peaked-tiny")
+    assert [(t.number, t.state.name, t.params) for t in again] == [(0, "FAIL", {"peak": 2}), (1, "COMPLETE", {"peak": 2})]
+    finished = [t for t in study(results, "peaked-tiny").trials if t.state.name == "COMPLETE"]
     assert len(finished) == TRIALS + 1
 
 
