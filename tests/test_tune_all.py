@@ -393,6 +393,30 @@ def test_a_budget_may_gain_the_defaults_trial_but_not_lose_it(folder, tmp_path, 
         tune_models(request(folder, results, "rising"), found, echo=lambda line: None)
 
 
+class LateBloomer(Rising):
+    """Rising, except at its default rate (0.1): nothing until the last of 8 epochs, then 1.0, above
+    every drawn trial. A pruner that judges trials by their first epochs would stop it."""
+
+    search_space = {"rate": FloatParam(0.1, 0.12)}
+
+    @staticmethod
+    def curve(config: CurveConfig, epoch: int) -> float:
+        if config.rate > 0.1:
+            return config.rate * epoch
+        return 1.0 if epoch >= 8 else 0.0
+
+
+def test_the_pruner_never_stops_the_defaults_trial(folder, tmp_path, one_thread):
+    results, found = tmp_path / "results", registry(late=LateBloomer)
+    terms = {"trials": 6, "epochs": 8, "pruner": "median", "fixed": ("patience=10", "batch_size=64")}
+    assert tune_models(request(folder, results, "late", **terms), found, echo=lambda line: None).status == 0
+    assert tune_models(request(folder, results, "late", defaults_trial=True, **terms), found,
+                       echo=lambda line: None).status == 0
+    (defaults,) = defaults_trials(results, "late-tiny")
+    assert defaults.number == 6 and defaults.state.name == "COMPLETE" and max(defaults.intermediate_values) == 8
+    assert defaults.value == 1.0 and study(results, "late-tiny").best_trial.number == 6
+
+
 def test_an_interrupted_defaults_trial_is_queued_again(folder, tmp_path, one_thread):
     results = tmp_path / "results"
     FailsFirst.built = 0

@@ -4,7 +4,9 @@ A search of a few random draws can miss a model's published defaults, and its "t
 then rest on a configuration the defaults beat on validation: the comparison would measure the
 search's luck. With the defaults trial, a study also runs the model's default value of every key
 it searches (the fixed keys, such as the epoch cap, stay as the budget sets them), so the best
-trial is never one the defaults beat under the same terms. It is enqueued as the study's next trial
+trial is never one the defaults beat under the same terms. The pruner never stops it: it is the
+floor the drawn trials are measured against, and a pruner that judges trials by their first epochs
+stops defaults that start slowly and end ahead. It is enqueued as the study's next trial
 when the study opens: trial 0 of a new study, the next one of a study started without it. It is
 marked with the user attribute ``defaults``; a failed one is enqueued again on the next run.
 """

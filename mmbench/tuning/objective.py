@@ -2,9 +2,9 @@
 
 Each trial draws its parameters from the study's space, trains with the shared trainer built
 without a test evaluator, reports the best validation value so far after every evaluation (so a
-pruner can stop a poor trial early), and returns the best validation value. A trial whose training
-diverges (NaN loss or scores) is pruned, not failed: it says something about the parameters, not
-about the study.
+pruner can stop a poor trial early; never the defaults trial), and returns the best validation
+value. A trial whose training diverges (NaN loss or scores) is pruned, not failed: it says
+something about the parameters, not about the study.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from mmbench.models.base import RecModel
 from mmbench.search_space import SearchSpace, suggest
 from mmbench.training.reproducibility import seed_everything
 from mmbench.training.trainer import Trainer
+from mmbench.tuning.defaults_trial import is_defaults_trial
 
 # what a worker shows while a trial trains: (trial number, epoch, best validation value so far)
 EpochListener = Callable[[int, int, float], None]
@@ -49,6 +50,7 @@ class Objective:
         import optuna
 
         params = suggest(trial, self.space)
+        prunable = not is_defaults_trial(trial)
         config = self.model_class.config_for(self.dataset.name, {**self.fixed, **params})
         key = f"valid_{config.metric}"
         best = -float("inf")
@@ -61,7 +63,7 @@ class Objective:
                 trial.report(best, row["epoch"])
                 if self.on_epoch is not None:
                     self.on_epoch(trial.number, row["epoch"], best)
-                prune = trial.should_prune()
+                prune = prunable and trial.should_prune()
             if prune:
                 raise optuna.TrialPruned(f"best {config.metric} {best:.4f} at epoch {row['epoch']}")
 
