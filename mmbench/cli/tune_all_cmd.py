@@ -45,8 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--defaults-trial", action=argparse.BooleanOptionalAction, default=True,
-        help="give every study one more trial, of the model's own defaults, so no tuned row rests on a "
-        "configuration its defaults beat on validation; part of the budget (default: on)",
+        help="give every study one more trial, of the model's own defaults and never pruned, so no tuned "
+        "row rests on a configuration its defaults beat on validation; part of the budget (default: on)",
     )
     parser.add_argument("--seed", type=int, default=1, help="training seed of every trial (default: 1)")
     parser.add_argument(
