@@ -209,6 +209,10 @@ def test_tune_resume_show_and_run_with_the_tuned_parameters(run_main, folder, tm
     shown = run_main("tune", "--show", "--study", "lightgcn-tiny", "--results", str(results))
     assert shown.returncode == 0, shown.stderr
     assert f"best trial {study.best_trial.number}: valid recall@20 {study.best_value:.4f}" in shown.stdout
+    for trial in study.trials:  # every trial, in order, with what it reached
+        assert f"\n  trial {trial.number}: {trial.state.name.lower()} " in shown.stdout
+    best = study.best_trial
+    assert f"  trial {best.number}: complete {best.value:.4f} at epoch {best.user_attrs['best_epoch']} of " in shown.stdout
     params_file = results / "tuned" / "lightgcn-tiny.json"
     tuned = json.loads(params_file.read_text())
     assert tuned["params"] == study.best_params and tuned["fixed"] == {"epochs": 2, "patience": 0}

@@ -52,7 +52,8 @@ def tuning_seconds(study: Any) -> float:
 
 
 def describe_study(study: Any, storage_url: str) -> str:
-    """Several lines: the study, its trials by state, the best trial and its parameters."""
+    """Several lines: the study, its trials by state, the best trial and its parameters, then
+    every trial in order (what the pruner stopped, and when, shows there)."""
     setup = stored_setup(study)
     counts = trial_counts(study)
     states = ", ".join(f"{counts[state]} {label}" for state, label in STATES.items() if counts.get(state))
@@ -71,4 +72,26 @@ def describe_study(study: Any, storage_url: str) -> str:
             f"at epoch {best.user_attrs.get('best_epoch')} of {best.user_attrs.get('epochs_run')}"
         )
         lines.extend(f"  {key} = {value}" for key, value in sorted(best.params.items()))
+    trials = study.get_trials(deepcopy=False)
+    if trials:
+        lines.append(f"every trial (best validation {setup.metric} it reached):")
+        lines.extend(_trial_line(trial) for trial in trials)
     return "\n".join(lines)
+
+
+def _trial_line(trial: Any) -> str:
+    from mmbench.tuning.defaults_trial import is_defaults_trial
+
+    state = "SURPLUS" if trial.user_attrs.get("surplus") else trial.state.name
+    steps = trial.intermediate_values
+    reached = f" {max(steps.values()):.4f}" if steps else ""
+    if state == "COMPLETE":
+        when = f" {trial.value:.4f} at epoch {trial.user_attrs.get('best_epoch')} of {trial.user_attrs.get('epochs_run')}"
+    elif steps:
+        when = f"{reached} by epoch {max(steps)}"
+    else:
+        when = ""
+    mark = " (the model's defaults)" if is_defaults_trial(trial) else ""
+    params = ", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+                       for key, value in trial.params.items())
+    return f"  trial {trial.number}{mark}: {STATES[state]}{when} [{params}]"
