@@ -100,8 +100,9 @@ def test_the_leaderboard_shows_the_budget_beside_the_tuned_table(results: Path, 
     tuned_part, cost = tuned_part.split("## Training cost")
     assert "| a " in defaults and "(tuned)" not in defaults
     for fragment in (
-        "[`tuned/budget-tiktok.json`](tuned/budget-tiktok.json): 20 trials per model drawn by the sampler "
-        "plus one trial of the model's own defaults (so no tuned row",
+        "[`tuned/budget-tiktok.json`](tuned/budget-tiktok.json): 20 trials per model drawn by the sampler, "
+        "plus one trial of the model's own defaults that the pruner never stops (so no tuned row",
+        "under the same terms); one trial for a model whose search space is a single point; each trial at most 40",
         "| d       | 21 (16 complete, 5 pruned); best: the defaults ",
         "each trial at most 40 epochs", "pruner `median`, sampler `tpe` with seed 0",
         "fixed in every trial: patience=5",
@@ -119,3 +120,6 @@ def test_the_leaderboard_shows_the_budget_beside_the_tuned_table(results: Path, 
         assert fragment in tuned_part, fragment
     assert "![test recall@20 against the time of one run, defaults to tuned](plots/cost_tiktok.png)" in cost
     assert "0.9750" not in text and "0.9500" not in text  # nor do the left-out runs' values
+    reproduction = (results / "reproduction.md").read_text()
+    assert "0.4000" in reproduction  # a's tuned row, of its study's best trial only
+    assert "0.9750" not in reproduction and "0.9500" not in reproduction

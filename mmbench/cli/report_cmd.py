@@ -59,7 +59,7 @@ def handle(args: argparse.Namespace) -> int:
     filled_readme = None if readme_text is None else fill_blocks(readme_text, main, str(readme))
     written = []
     reproduction = args.results / "reproduction.md"
-    write_text_atomic(reproduction, render_reproduction(without_sweeps(records), COMMAND))
+    write_text_atomic(reproduction, render_reproduction(without_sweeps(_current(args.results, records)), COMMAND))
     written.append(reproduction)
     for dataset in sorted({r.dataset for r in main}):
         path = args.results / f"leaderboard_{dataset}.md"
@@ -113,6 +113,16 @@ def _leaderboard(args: argparse.Namespace, dataset: str, main: list[RunRecord], 
             figure = select.cost_stem(args.results, dataset).relative_to(args.results).as_posix() + ".png"
             text += f"\n\n![test recall@20 against the time of one run, defaults to tuned]({figure})"
     return text + "\n"
+
+
+def _current(results: Path, records: list[RunRecord]) -> list[RunRecord]:
+    """``records`` less the tuned runs that a dataset's ``tune-all`` budget leaves out (of an earlier
+    best trial, or from outside the budget), so that no row mixes two tuned configurations."""
+    kept: list[RunRecord] = []
+    for dataset in sorted({r.dataset for r in records}):
+        budget = read_budget(budget_path(results, dataset))
+        kept += shown_records([r for r in records if r.dataset == dataset], budget)[0]
+    return kept
 
 
 def _readme(path: Path | None) -> Path | None:

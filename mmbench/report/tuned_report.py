@@ -65,8 +65,8 @@ def _budget_text(budget: BudgetFile, name: str) -> str:
     metrics = sorted({entry.metric for entry in budget.models.values()}) or ["recall@20"]
     return (
         f"Every model below was tuned by `mmbench tune-all` with the same budget, stated in "
-        f"[`{name}`]({name}): {terms.trials} trials per model{_defaults_text(terms.defaults_trial)} (one "
-        f"for a model whose search space is a single point), each trial at most {terms.epochs} epochs and "
+        f"[`{name}`]({name}): {terms.trials} trials per model{_defaults_text(terms.defaults_trial)}; one "
+        f"trial for a model whose search space is a single point; each trial at most {terms.epochs} epochs and "
         f"scored on validation "
         f"{', '.join(metrics)} only; pruner `{terms.pruner}`, sampler `{terms.sampler}` with seed "
         f"{terms.sampler_seed}, training seed {terms.seed} in every trial{fixed}. Each model's best "
@@ -78,8 +78,8 @@ def _budget_text(budget: BudgetFile, name: str) -> str:
 def _defaults_text(defaults_trial: bool) -> str:
     if not defaults_trial:
         return ", all drawn by the sampler"
-    return (" drawn by the sampler plus one trial of the model's own defaults (so no tuned row rests on a "
-            "configuration its defaults beat on validation under the same terms)")
+    return (" drawn by the sampler, plus one trial of the model's own defaults that the pruner never stops "
+            "(so no tuned row rests on a configuration its defaults beat on validation under the same terms)")
 
 
 def _where(storage: str) -> str:
