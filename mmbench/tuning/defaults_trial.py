@@ -59,3 +59,8 @@ def enqueue_defaults(study: Any, params: Mapping[str, Any]) -> bool:
 def is_defaults_trial(trial: Any) -> bool:
     """Whether ``trial`` (frozen or running) is the defaults trial."""
     return bool(trial.user_attrs.get(DEFAULTS_ATTR))
+
+
+def defaults_mark(trial: Any) -> str:
+    """What trial lines add after the number of the defaults trial ("" for any other)."""
+    return " (the model's defaults)" if is_defaults_trial(trial) else ""

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from mmbench.errors import ConfigError
+from mmbench.tuning.defaults_trial import defaults_mark
 from mmbench.tuning.params import TunedParams
 from mmbench.tuning.storage import public_url
 from mmbench.tuning.study import stored_setup
-from mmbench.tuning.worker import trial_counts
+from mmbench.tuning.worker import format_params, trial_counts
 
 # state -> how it is shown; a surplus trial started after the study was full and never trained
 STATES = {
@@ -80,18 +81,13 @@ def describe_study(study: Any, storage_url: str) -> str:
 
 
 def _trial_line(trial: Any) -> str:
-    from mmbench.tuning.defaults_trial import is_defaults_trial
-
     state = "SURPLUS" if trial.user_attrs.get("surplus") else trial.state.name
     steps = trial.intermediate_values
-    reached = f" {max(steps.values()):.4f}" if steps else ""
     if state == "COMPLETE":
-        when = f" {trial.value:.4f} at epoch {trial.user_attrs.get('best_epoch')} of {trial.user_attrs.get('epochs_run')}"
+        attrs = trial.user_attrs
+        when = f" {trial.value:.4f} at epoch {attrs.get('best_epoch')} of {attrs.get('epochs_run')}"
     elif steps:
-        when = f"{reached} by epoch {max(steps)}"
+        when = f" {max(steps.values()):.4f} by epoch {max(steps)}"
     else:
         when = ""
-    mark = " (the model's defaults)" if is_defaults_trial(trial) else ""
-    params = ", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
-                       for key, value in trial.params.items())
-    return f"  trial {trial.number}{mark}: {STATES[state]}{when} [{params}]"
+    return f"  trial {trial.number}{defaults_mark(trial)}: {STATES[state]}{when} [{format_params(trial.params)}]"

@@ -186,10 +186,10 @@ def tune_model(
     from mmbench.training.reproducibility import resolve_device
     from mmbench.tuning import launcher
     from mmbench.tuning.objective import Objective
-    from mmbench.tuning.storage import default_study_name, has_heartbeat, open_storage
     from mmbench.tuning.defaults_trial import enqueue_defaults
+    from mmbench.tuning.storage import default_study_name, has_heartbeat, open_storage
     from mmbench.tuning.study import make_pruner, make_sampler, open_study, setup_for
-    from mmbench.tuning.worker import FINISHED, Worker, trial_counts
+    from mmbench.tuning.worker import FINISHED, Worker, format_params, trial_counts
 
     if request.gpus and request.worker_index is None:
         launcher.check_gpus(request.gpus, torch.cuda.device_count() if torch.cuda.is_available() else 0)
@@ -213,7 +213,7 @@ def tune_model(
         echo(f"study {name} already holds {done} finished trials of {plan.trials}: nothing to run")
         return TuneOutcome(study, request.storage_url, 0)
     if plan.defaults is not None and request.worker_index is None and enqueue_defaults(study, plan.defaults):
-        echo(f"queued the defaults trial of {model_class.name}: {_shown(plan.defaults)}")
+        echo(f"queued the defaults trial of {model_class.name}: {format_params(plan.defaults)}")
     parallel = plan.trials > 1 and (request.gpus or request.workers > 1) and request.worker_index is None
     started = time.monotonic()
     try:
@@ -322,6 +322,3 @@ def worker_argv(request: TuneRequest, study: str, workers: int) -> list[str]:
         argv.append("--defaults-trial")
     return argv
 
-
-def _shown(params: dict[str, Any]) -> str:
-    return ", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}" for key, value in params.items())

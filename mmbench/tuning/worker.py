@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from mmbench.progress import Progress
+from mmbench.tuning.defaults_trial import defaults_mark
 
 FINISHED = ("COMPLETE", "PRUNED")
 POLL_SECONDS = 1.0
@@ -154,7 +155,7 @@ class Worker:
             raise SurplusTrial(f"trial {trial.number} started after the study had {self.n_trials} trials")
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         self._ran.append(trial.number)
-        self.echo(f"{self.label}trial {trial.number}{_defaults_mark(trial)} started")
+        self.echo(f"{self.label}trial {trial.number}{defaults_mark(trial)} started")
         if self._interrupted:
             raise KeyboardInterrupt
         self._training = True
@@ -190,18 +191,14 @@ class Worker:
             why = " (diverged)" if "diverged" in trial.user_attrs else ""
             outcome = f"{trial.state.name.lower()}{at}{why}"
         summary = "-" if best is None else f"{best.value:.4f} (trial {best.number})"
-        params = ", ".join(f"{key}={_short(value)}" for key, value in trial.params.items())
         self.echo(
-            f"{self.label}trial {trial.number}{_defaults_mark(trial)} {outcome} [{params}] | done {done}/{self.n_trials} "
-            f"| best {summary}"
+            f"{self.label}trial {trial.number}{defaults_mark(trial)} {outcome} [{format_params(trial.params)}] "
+            f"| done {done}/{self.n_trials} | best {summary}"
         )
 
 
-def _defaults_mark(trial: Any) -> str:
-    from mmbench.tuning.defaults_trial import is_defaults_trial
-
-    return " (the model's defaults)" if is_defaults_trial(trial) else ""
-
-
-def _short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+def format_params(params: dict[str, Any]) -> str:
+    """``key=value, ...`` with floats to 4 significant digits, as trial lines show parameters."""
+    return ", ".join(
+        f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}" for key, value in params.items()
+    )
