@@ -28,7 +28,7 @@ from mmbench.models.base import BprBatch, RecModel
 from mmbench.models.registry import ModelRegistry
 from mmbench.records import load_records
 from mmbench.search_space import Categorical, FloatParam, IntParam
-from mmbench.tuning.budget import TuningBudget, budget_path, read_budget
+from mmbench.tuning.budget import TuningBudget, budget_path, read_budget, write_budget
 from mmbench.tuning.storage import default_storage_url
 from mmbench.tuning.tune import TuneRequest, tune_model
 from mmbench.tuning.tune_all import TuneAllRequest, tune_models
@@ -450,3 +450,23 @@ def test_every_registered_models_defaults_lie_in_its_search_space(dataset):
         model = found.get(name)
         params = defaults_params(model.config_for(dataset, {}), model.search_space, name)
         assert set(params) == set(model.search_space)
+
+
+def test_a_tune_all_of_other_models_keeps_the_lines_another_one_wrote_meanwhile(folder, tmp_path, one_thread):
+    """Two tune-all commands of disjoint models on one results folder each write the budget file:
+    the one that finishes a study last must not put back the other's older lines."""
+    results = tmp_path / "results"
+    found = registry(rising=Rising, peaked=Peaked)
+    assert tune_models(request(folder, results, "rising"), found, echo=lambda line: None).status == 0
+    path = budget_path(results, "tiny")
+
+    def meanwhile(line: str) -> None:
+        if line.startswith("[1/1] tuning peaked"):  # the other command finishes its study now
+            document = read_budget(path)
+            document.models["rising"] = replace(document.models["rising"], tuning_seconds=123.0)
+            write_budget(path, document)
+
+    assert tune_models(request(folder, results, "peaked"), found, echo=meanwhile).status == 0
+    written = read_budget(path)
+    assert written.models["rising"].tuning_seconds == 123.0
+    assert written.models["peaked"].states == {"COMPLETE": TRIALS}

@@ -139,7 +139,7 @@ def tune_models(
             request.tune_request(model), registry, echo, dataset, on_open=lambda study: _tag(study, request.budget)
         )
         params = save_best(outcome.study, label, tuned_params_path(request.results, names[model]))
-        document.models[model] = _entry(names[model], plans[model], outcome.study)
+        document = _with_entry(path, document, model, _entry(names[model], plans[model], outcome.study))
         write_budget(path, document)
         if outcome.status != 0:
             return TuneAllOutcome(outcome.status, [], path)
@@ -265,6 +265,15 @@ def _budget_document(path: Path, budget: TuningBudget, dataset_key: str, storage
             f"give {lowered}, or another --results"
         )
     return replace(existing, budget=budget)
+
+
+def _with_entry(path: Path, document: BudgetFile, model: str, entry: ModelTuning) -> BudgetFile:
+    """``document`` with ``model``'s line replaced by ``entry`` and every other model's line as the
+    file now holds it: a ``tune-all`` of other models on the same results folder may have updated
+    theirs since this one read the file."""
+    current = read_budget(path)
+    others = current.models if current is not None and current.budget == document.budget else document.models
+    return replace(document, models={**document.models, **others, model: entry})
 
 
 def _budget_size(budget: TuningBudget) -> str:
