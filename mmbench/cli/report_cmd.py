@@ -22,7 +22,7 @@ from mmbench.report.reference_tests import REFERENCE_MODELS, render_reference_te
 from mmbench.report.reproduction import render_reproduction
 from mmbench.report.tuned_report import render_tuned_section
 from mmbench.report.tuning_comparison import is_tuned, shown_records
-from mmbench.tuning.budget import budget_path, read_budget
+from mmbench.tuning.budget import BudgetFile, budget_path, read_budget
 
 COMMAND = "mmbench report"
 
@@ -58,12 +58,13 @@ def handle(args: argparse.Namespace) -> int:
     readme_text = None if readme is None else readme.read_text(encoding="utf-8")
     filled_readme = None if readme_text is None else fill_blocks(readme_text, main, str(readme))
     written = []
+    budgets = {dataset: read_budget(budget_path(args.results, dataset)) for dataset in {r.dataset for r in records}}
     reproduction = args.results / "reproduction.md"
-    write_text_atomic(reproduction, render_reproduction(without_sweeps(_current(args.results, records)), COMMAND))
+    write_text_atomic(reproduction, render_reproduction(without_sweeps(_current(records, budgets)), COMMAND))
     written.append(reproduction)
     for dataset in sorted({r.dataset for r in main}):
         path = args.results / f"leaderboard_{dataset}.md"
-        write_text_atomic(path, _leaderboard(args, dataset, main, records))
+        write_text_atomic(path, _leaderboard(args, dataset, main, records, budgets[dataset]))
         written.append(path)
     if readme is not None and filled_readme != readme_text:
         write_text_atomic(readme, filled_readme)
@@ -78,13 +79,14 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def _leaderboard(args: argparse.Namespace, dataset: str, main: list[RunRecord], records: list[RunRecord]) -> str:
+def _leaderboard(
+    args: argparse.Namespace, dataset: str, main: list[RunRecord], records: list[RunRecord], budget: BudgetFile | None
+) -> str:
     """``leaderboard_<dataset>.md``: the default tables, each model against the reference models,
-    the tuned section, then the cost of every training with the cost figure. Under a ``tune-all``
-    budget, tuned runs from outside it or of an earlier best trial are left out
+    the tuned section, then the cost of every training with the cost figure. Under the dataset's
+    ``tune-all`` ``budget``, tuned runs from outside it or of an earlier best trial are left out
     (:func:`~mmbench.report.tuning_comparison.shown_records`)."""
     budget_file = budget_path(args.results, dataset)
-    budget = read_budget(budget_file)
     shown, left_out = shown_records([r for r in main if r.dataset == dataset], budget)
     defaults = [r for r in shown if not is_tuned(r)]
     sweeps = "are listed as MODEL [PARAM=VALUE]" if args.include_sweeps else "are not listed (see `plots/`)"
@@ -115,13 +117,12 @@ def _leaderboard(args: argparse.Namespace, dataset: str, main: list[RunRecord], 
     return text + "\n"
 
 
-def _current(results: Path, records: list[RunRecord]) -> list[RunRecord]:
-    """``records`` less the tuned runs that a dataset's ``tune-all`` budget leaves out (of an earlier
-    best trial, or from outside the budget), so that no row mixes two tuned configurations."""
+def _current(records: list[RunRecord], budgets: dict[str, BudgetFile | None]) -> list[RunRecord]:
+    """``records`` less the tuned runs that their dataset's ``tune-all`` budget leaves out (of an
+    earlier best trial, or from outside the budget), so that no row mixes two tuned configurations."""
     kept: list[RunRecord] = []
-    for dataset in sorted({r.dataset for r in records}):
-        budget = read_budget(budget_path(results, dataset))
-        kept += shown_records([r for r in records if r.dataset == dataset], budget)[0]
+    for dataset in sorted(budgets):
+        kept += shown_records([r for r in records if r.dataset == dataset], budgets[dataset])[0]
     return kept
 
 

@@ -9,7 +9,7 @@ from mmbench.tuning.defaults_trial import defaults_mark
 from mmbench.tuning.params import TunedParams
 from mmbench.tuning.storage import public_url
 from mmbench.tuning.study import stored_setup
-from mmbench.tuning.worker import format_params, trial_counts
+from mmbench.tuning.worker import format_params, trial_counts, trial_state
 
 # state -> how it is shown; a surplus trial started after the study was full and never trained
 STATES = {
@@ -81,7 +81,7 @@ def describe_study(study: Any, storage_url: str) -> str:
 
 
 def _trial_line(trial: Any) -> str:
-    state = "SURPLUS" if trial.user_attrs.get("surplus") else trial.state.name
+    state = trial_state(trial)
     steps = trial.intermediate_values
     if state == "COMPLETE":
         attrs = trial.user_attrs

@@ -185,8 +185,8 @@ def tune_model(
     from mmbench.progress import Progress
     from mmbench.training.reproducibility import resolve_device
     from mmbench.tuning import launcher
-    from mmbench.tuning.objective import Objective
     from mmbench.tuning.defaults_trial import enqueue_defaults
+    from mmbench.tuning.objective import Objective
     from mmbench.tuning.storage import default_study_name, has_heartbeat, open_storage
     from mmbench.tuning.study import make_pruner, make_sampler, open_study, setup_for
     from mmbench.tuning.worker import FINISHED, Worker, format_params, trial_counts
@@ -321,4 +321,3 @@ def worker_argv(request: TuneRequest, study: str, workers: int) -> list[str]:
     if request.defaults_trial:
         argv.append("--defaults-trial")
     return argv
-

@@ -272,8 +272,8 @@ def _with_entry(path: Path, document: BudgetFile, model: str, entry: ModelTuning
     file now holds it: a ``tune-all`` of other models on the same results folder may have updated
     theirs since this one read the file."""
     current = read_budget(path)
-    others = current.models if current is not None and current.budget == document.budget else document.models
-    return replace(document, models={**document.models, **others, model: entry})
+    written = current.models if current is not None and current.budget == document.budget else {}
+    return replace(document, models={**document.models, **written, model: entry})
 
 
 def _budget_size(budget: TuningBudget) -> str:
@@ -293,8 +293,9 @@ def _entry(name: str, plan: StudyPlan, study: Any = None) -> ModelTuning:
         entry.states = trial_counts(study)
         entry.tuning_seconds = round(tuning_seconds(study), 3)
         if entry.states.get("COMPLETE"):
-            entry.best_trial, entry.valid_value = study.best_trial.number, float(study.best_value)
-            entry.best_is_defaults = is_defaults_trial(study.best_trial)
+            best = study.best_trial
+            entry.best_trial, entry.valid_value = best.number, float(best.value)
+            entry.best_is_defaults = is_defaults_trial(best)
     return entry
 
 

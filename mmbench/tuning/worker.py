@@ -45,9 +45,14 @@ def trial_counts(study: Any) -> dict[str, int]:
     """Number of the study's trials in each state, by state name; surplus trials as ``SURPLUS``."""
     counts: dict[str, int] = {}
     for trial in study.get_trials(deepcopy=False):
-        state = "SURPLUS" if trial.user_attrs.get("surplus") else trial.state.name
+        state = trial_state(trial)
         counts[state] = counts.get(state, 0) + 1
     return counts
+
+
+def trial_state(trial: Any) -> str:
+    """The trial's state by name; ``SURPLUS`` for a trial started after the study was full."""
+    return "SURPLUS" if trial.user_attrs.get("surplus") else trial.state.name
 
 
 def best_value(study: Any) -> float | None:
