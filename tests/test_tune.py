@@ -260,6 +260,17 @@ def test_bad_input_is_one_line_error(run_main, folder, tmp_path, extra, message)
     assert message in result.stderr and result.stderr.count("\n") == 1
 
 
+def test_a_defaults_trial_outside_the_space_is_one_line_error(run_main, folder, tmp_path):
+    space = tmp_path / "space.json"
+    space.write_text('{"lr": {"low": 0.002, "high": 0.01, "log": true}}')  # lightgcn's default lr is 0.001
+    results = tmp_path / "results"
+    result = run_main(*TUNE, "--dataset", str(folder), "--results", str(results), "--space", str(space),
+                      "--defaults-trial")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "lightgcn: its default lr=0.001 lies outside its search space" in result.stderr
+    assert "(--no-defaults-trial)" in result.stderr and not results.exists()
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
 def test_gpus_without_cuda_is_a_clear_error(run_main, folder, tmp_path):
     result = run_main(*TUNE, "--dataset", str(folder), "--results", str(tmp_path), "--gpus", "0,1")

@@ -55,9 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="stop poor trials early by their validation curve (default: median)",
     )
     parser.add_argument(
-        "--defaults-trial", action="store_true",
-        help="add one trial of the model's own defaults to the --trials drawn, so the best trial is "
-        "never one the defaults beat (tune-all does this unless told not to)",
+        "--defaults-trial", action=argparse.BooleanOptionalAction, default=False,
+        help="add one trial of the model's own defaults, never pruned, to the --trials drawn, so the best "
+        "trial is never one the defaults beat (default: off; tune-all has it on)",
     )
     parser.add_argument("--metric", help="validation metric to maximise (default: the model's, recall@20)")
     parser.add_argument("--space", type=Path, metavar="FILE", help="JSON search-space file that replaces or adds ranges")
