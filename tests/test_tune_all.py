@@ -470,3 +470,86 @@ def test_a_tune_all_of_other_models_keeps_the_lines_another_one_wrote_meanwhile(
     written = read_budget(path)
     assert written.models["rising"].tuning_seconds == 123.0
     assert written.models["peaked"].states == {"COMPLETE": TRIALS}
+
+
+class StoppedMidway(Rising):
+    """Rising, whose ``interrupt_at``-th model built is stopped by Ctrl-C as its third epoch starts,
+    after two evaluations (and their checkpoints); every model notes the epochs it starts."""
+
+    built: ClassVar[int] = 0
+    interrupt_at: ClassVar[int] = 2
+    started: ClassVar[list[tuple[int, int]]] = []  # (model built, epoch)
+
+    def __init__(self, view, config: CurveConfig) -> None:
+        super().__init__(view, config)
+        type(self).built += 1
+        self.index = type(self).built
+
+    def on_epoch_start(self, epoch: int) -> None:
+        if self.index == self.interrupt_at and epoch == 3:
+            raise KeyboardInterrupt
+        type(self).started.append((self.index, epoch))
+        super().on_epoch_start(epoch)
+
+
+def checkpoint_folders(results: Path, name: str) -> list[str]:
+    root = results / "tuning-checkpoints" / name
+    return sorted(path.name for path in root.iterdir()) if root.exists() else []
+
+
+def test_a_trial_stopped_midway_resumes_from_its_checkpoint(folder, tmp_path, one_thread):
+    results, found = tmp_path / "results", registry(rising=StoppedMidway)
+    StoppedMidway.built, StoppedMidway.started = 0, []
+    asked = request(folder, results, "rising", fixed=("patience=10", "batch_size=64"))
+    assert tune_models(asked, found, echo=lambda line: None).status == 130
+    stopped = study(results, "rising-tiny").trials[1]
+    assert stopped.state.name == "FAIL" and sorted(stopped.intermediate_values) == [1, 2]
+    assert checkpoint_folders(results, "rising-tiny") == ["trial-1"]  # the complete trial 0 left none
+
+    StoppedMidway.started = []
+    lines: list[str] = []
+    assert tune_models(asked, found, echo=lines.append).status == 0
+    trials = study(results, "rising-tiny").trials
+    assert [(t.number, t.state.name) for t in trials] == [(0, "COMPLETE"), (1, "FAIL"), (2, "COMPLETE"), (3, "COMPLETE")]
+    resumed = trials[2]
+    assert resumed.user_attrs["resumes"] == 1 and resumed.params == stopped.params
+    assert resumed.user_attrs["resumed_after_epoch"] == 2
+    assert StoppedMidway.started[:2] == [(3, 3), (3, 4)]  # the resumed trial trains epochs 3 and 4 only
+    n_users = len(Rising.valid_items)
+    assert resumed.intermediate_values == pytest.approx(
+        expected_curve(Rising, CurveConfig(**stopped.params), EPOCHS, n_users)
+    )
+    assert resumed.user_attrs["epochs_run"] == EPOCHS and resumed.value == pytest.approx(resumed.intermediate_values[EPOCHS])
+    assert "queued trial 1 again: it resumes from its checkpoint" in lines
+    assert any(line.startswith("trial 2 (resumes trial 1) complete") for line in lines)
+    assert checkpoint_folders(results, "rising-tiny") == []
+
+
+def test_a_stopped_defaults_trial_resumes_as_the_defaults_trial(folder, tmp_path, one_thread):
+    results, found = tmp_path / "results", registry(rising=StoppedMidway)
+    StoppedMidway.built, StoppedMidway.interrupt_at = 0, 1
+    try:
+        asked = request(folder, results, "rising", defaults_trial=True, fixed=("patience=10", "batch_size=64"))
+        assert tune_models(asked, found, echo=lambda line: None).status == 130
+        assert tune_models(asked, found, echo=lambda line: None).status == 0
+    finally:
+        StoppedMidway.interrupt_at = 2
+    defaults = [(t.number, t.state.name, t.user_attrs.get("resumes")) for t in defaults_trials(results, "rising-tiny")]
+    assert defaults == [(0, "FAIL", None), (1, "COMPLETE", 0)]
+    assert len(study(results, "rising-tiny").trials) == TRIALS + 2
+
+
+def test_a_new_trial_ignores_a_checkpoint_left_by_a_deleted_study(folder, tmp_path, one_thread):
+    """Trial 1 of a new study finds a folder of a deleted study's trial 1 and is stopped before its
+    first evaluation: the next run must not resume it from that stranger's checkpoint."""
+    results, found = tmp_path / "results", registry(peaked=Interrupted)
+    stale = results / "tuning-checkpoints" / "peaked-tiny" / "trial-1"
+    stale.mkdir(parents=True)
+    (stale / "checkpoint.pt").write_bytes(b"not this study's checkpoint")
+    Interrupted.built = 0
+    assert tune_models(request(folder, results, "peaked"), found, echo=lambda line: None).status == 130
+    assert not (stale / "checkpoint.pt").exists()
+    assert tune_models(request(folder, results, "peaked"), found, echo=lambda line: None).status == 0
+    trials = study(results, "peaked-tiny").trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    assert not any("resumes" in t.user_attrs for t in trials)

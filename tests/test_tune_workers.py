@@ -28,7 +28,9 @@ from synthetic import interaction_rows, tiny_dataset
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
-STARTED = re.compile(r"^\[worker (\d)\] trial (\d+)(?: \(the model's defaults\))? started$", re.MULTILINE)
+STARTED = re.compile(
+    r"^\[worker (\d)\] trial (\d+)(?: \(the model's defaults\))?(?: \(resumes trial \d+\))? started$", re.MULTILINE
+)
 # An epoch of the tiny study takes about 20 ms, and the watcher polls every 0.2 s or slower under load:
 # a trial must run for seconds for the watcher to see it mid-training.
 KILL_EPOCHS = 400
@@ -120,6 +122,9 @@ def test_two_sqlite_workers_finish_the_study_when_one_is_killed_mid_trial(folder
     assert trials[victim.number].state.name == "FAIL"
     (retry,) = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
     assert retry.state.name == "COMPLETE" and retry.params == victim.params
+    # it resumed from the victim's last checkpoint, not from scratch, and left no checkpoint behind
+    assert retry.user_attrs["resumed_after_epoch"] >= len(victim.intermediate_values) > 0
+    assert not list((tmp_path / "tuning-checkpoints").rglob("*.pt"))
     started = STARTED.findall(out)
     assert {worker for worker, _ in started} == {"0", "1"}
     assert_each_trial_ran_once(out, study)

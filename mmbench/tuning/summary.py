@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mmbench.errors import ConfigError
-from mmbench.tuning.defaults_trial import defaults_mark
+from mmbench.tuning.resumable import trial_marks
 from mmbench.tuning.params import TunedParams
 from mmbench.tuning.storage import public_url
 from mmbench.tuning.study import stored_setup
@@ -90,4 +90,4 @@ def _trial_line(trial: Any) -> str:
         when = f" {max(steps.values()):.4f} by epoch {max(steps)}"
     else:
         when = ""
-    return f"  trial {trial.number}{defaults_mark(trial)}: {STATES[state]}{when} [{format_params(trial.params)}]"
+    return f"  trial {trial.number}{trial_marks(trial)}: {STATES[state]}{when} [{format_params(trial.params)}]"

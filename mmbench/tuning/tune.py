@@ -187,6 +187,7 @@ def tune_model(
     from mmbench.tuning import launcher
     from mmbench.tuning.defaults_trial import enqueue_defaults
     from mmbench.tuning.objective import Objective
+    from mmbench.tuning.resumable import checkpoints_root, enqueue_stopped
     from mmbench.tuning.storage import default_study_name, has_heartbeat, open_storage
     from mmbench.tuning.study import make_pruner, make_sampler, open_study, setup_for
     from mmbench.tuning.worker import FINISHED, Worker, format_params, trial_counts
@@ -212,6 +213,10 @@ def tune_model(
     if request.worker_index is None and done >= plan.trials:
         echo(f"study {name} already holds {done} finished trials of {plan.trials}: nothing to run")
         return TuneOutcome(study, request.storage_url, 0)
+    checkpoints = checkpoints_root(request.results, name)
+    if request.worker_index is None:
+        for number in enqueue_stopped(study, checkpoints):
+            echo(f"queued trial {number} again: it resumes from its checkpoint")
     if plan.defaults is not None and request.worker_index is None and enqueue_defaults(study, plan.defaults):
         echo(f"queued the defaults trial of {model_class.name}: {format_params(plan.defaults)}")
     parallel = plan.trials > 1 and (request.gpus or request.workers > 1) and request.worker_index is None
@@ -224,7 +229,7 @@ def tune_model(
                 torch.set_num_threads(request.threads)
             device = torch.device(f"cuda:{request.gpus[0]}") if request.gpus else resolve_device(request.device)
             objective = Objective(model_class, dataset, plan.space, plan.fixed, request.seed, device,
-                                  ks=request.ks or DEFAULT_KS)
+                                  ks=request.ks or DEFAULT_KS, checkpoints=checkpoints)
             worker = Worker(
                 study, objective, plan.trials, has_heartbeat(storage), request.timeout, label, echo=echo,
                 progress=Progress() if request.worker_index is None else Progress(enabled=False),

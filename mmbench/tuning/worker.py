@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from mmbench.progress import Progress
-from mmbench.tuning.defaults_trial import defaults_mark
+from mmbench.tuning.resumable import trial_marks
 
 FINISHED = ("COMPLETE", "PRUNED")
 POLL_SECONDS = 1.0
@@ -160,7 +160,7 @@ class Worker:
             raise SurplusTrial(f"trial {trial.number} started after the study had {self.n_trials} trials")
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         self._ran.append(trial.number)
-        self.echo(f"{self.label}trial {trial.number}{defaults_mark(trial)} started")
+        self.echo(f"{self.label}trial {trial.number}{trial_marks(trial)} started")
         if self._interrupted:
             raise KeyboardInterrupt
         self._training = True
@@ -197,7 +197,7 @@ class Worker:
             outcome = f"{trial.state.name.lower()}{at}{why}"
         summary = "-" if best is None else f"{best.value:.4f} (trial {best.number})"
         self.echo(
-            f"{self.label}trial {trial.number}{defaults_mark(trial)} {outcome} [{format_params(trial.params)}] "
+            f"{self.label}trial {trial.number}{trial_marks(trial)} {outcome} [{format_params(trial.params)}] "
             f"| done {done}/{self.n_trials} | best {summary}"
         )
 
