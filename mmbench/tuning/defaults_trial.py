@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from mmbench.errors import ConfigError
 from mmbench.search_space import Categorical, Param
+from mmbench.tuning.states import LIVE
 
 if TYPE_CHECKING:
     from mmbench.config import TrainConfig
 
 DEFAULTS_ATTR = "defaults"  # trial user attribute: the trial trains the model's defaults
-LIVE = ("COMPLETE", "PRUNED", "RUNNING", "WAITING")
 
 
 def defaults_params(config: TrainConfig, space: Mapping[str, Param], model: str) -> dict[str, Any]:

@@ -20,7 +20,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from mmbench.tuning.defaults_trial import DEFAULTS_ATTR, LIVE, defaults_mark, is_defaults_trial
+from mmbench.tuning.defaults_trial import DEFAULTS_ATTR, defaults_mark, is_defaults_trial
+from mmbench.tuning.states import LIVE
 
 RESUMES_ATTR = "resumes"  # trial user attribute: the number of the failed trial it continues
 RESUMED_ATTR = "resumed_after_epoch"  # trial user attribute: the last epoch its checkpoint held

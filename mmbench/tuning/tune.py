@@ -190,7 +190,8 @@ def tune_model(
     from mmbench.tuning.resumable import checkpoints_root, enqueue_stopped
     from mmbench.tuning.storage import default_study_name, has_heartbeat, open_storage
     from mmbench.tuning.study import make_pruner, make_sampler, open_study, setup_for
-    from mmbench.tuning.worker import FINISHED, Worker, format_params, trial_counts
+    from mmbench.tuning.states import FINISHED
+    from mmbench.tuning.worker import Worker, format_params, trial_counts
 
     if request.gpus and request.worker_index is None:
         launcher.check_gpus(request.gpus, torch.cuda.device_count() if torch.cuda.is_available() else 0)
@@ -264,7 +265,8 @@ def _launch(request: TuneRequest, plan: StudyPlan, study: Any, echo: Echo) -> in
     """Start the worker processes, show their joint progress, and say how they ended."""
     from mmbench.progress import Progress
     from mmbench.tuning import launcher
-    from mmbench.tuning.worker import FINISHED, trial_counts
+    from mmbench.tuning.states import FINISHED
+    from mmbench.tuning.worker import trial_counts
 
     workers = len(request.gpus) if request.gpus else request.workers
     argv = worker_argv(request, study.study_name, workers)

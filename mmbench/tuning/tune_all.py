@@ -211,7 +211,8 @@ def _existing_study(storage: Any, name: str, plan: StudyPlan, setup: Any, budget
     import optuna
 
     from mmbench.tuning.study import check_setup
-    from mmbench.tuning.worker import FINISHED, trial_counts
+    from mmbench.tuning.states import FINISHED
+    from mmbench.tuning.worker import trial_counts
 
     try:
         study = optuna.load_study(study_name=name, storage=storage)

@@ -32,8 +32,8 @@ from typing import Any, Callable, Iterator
 
 from mmbench.progress import Progress
 from mmbench.tuning.resumable import trial_marks
+from mmbench.tuning.states import FINISHED, LIVE
 
-FINISHED = ("COMPLETE", "PRUNED")
 POLL_SECONDS = 1.0
 
 
@@ -153,7 +153,7 @@ class Worker:
     def _guarded(self, trial: Any) -> float:
         ahead = [
             t for t in trial.study.get_trials(deepcopy=False)
-            if t.number < trial.number and t.state.name in (*FINISHED, "RUNNING", "WAITING")
+            if t.number < trial.number and t.state.name in LIVE
         ]
         if len(ahead) >= self.n_trials:
             trial.set_user_attr("surplus", True)
