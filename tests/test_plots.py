@@ -168,6 +168,23 @@ def test_plot_tuning_reads_the_default_storage_and_names_missing_studies(tuning_
     assert_written(tuning_results / "plots" / "tuning_lightgcn-tiktok")
 
 
+def test_report_draws_the_studies_of_a_storage_that_a_budget_file_names(tuning_results: Path, run_main) -> None:
+    """``tune-all --storage sqlite:///results/tuning-tiktok.db`` keeps its studies outside
+    ``tuning.db``; the budget file names that file, and the report draws its studies too."""
+    from mmbench.tuning.budget import BudgetFile, TuningBudget, budget_path, write_budget
+
+    (tuning_results / "tuning.db").rename(tuning_results / "tuning-tiktok.db")
+    write_run(tuning_results, "lightgcn", 1, {"recall@20": np.ones(5), "ndcg@20": np.ones(5)})
+    without = run_main("report", "--results", str(tuning_results))
+    assert without.returncode == 0, without.stderr
+    assert not (tuning_results / "plots" / "tuning_lightgcn-tiktok.png").exists()
+    budget = BudgetFile("tiktok", "sqlite:///RESULTS/tuning-tiktok.db", TuningBudget(trials=8, epochs=5), {})
+    write_budget(budget_path(tuning_results, "tiktok"), budget)
+    report = run_main("report", "--results", str(tuning_results))
+    assert report.returncode == 0, report.stderr
+    assert_written(tuning_results / "plots" / "tuning_lightgcn-tiktok")
+
+
 def test_report_writes_leaderboards_with_p_values_and_the_ablation_plot(ablation_results: Path, run_main, caplog) -> None:
     corrupt = ablation_results / "runs" / "tiktok" / "vbpr" / "broken"
     corrupt.mkdir(parents=True)

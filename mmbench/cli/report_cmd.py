@@ -72,8 +72,8 @@ def handle(args: argparse.Namespace) -> int:
     if not args.no_plots:
         from mmbench.report.report_plots import write_report_plots, write_tuning_plots
 
-        written += write_report_plots(records, args.results)
-        written += write_tuning_plots(args.results)
+        written += write_report_plots(records, args.results, budgets)
+        written += write_tuning_plots(args.results, budgets)
     for path in written:
         print(f"wrote {path}")
     return 0

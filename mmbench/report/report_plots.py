@@ -4,8 +4,9 @@ One ablation chart per (model, dataset, protocol) that has ablation variants, on
 per swept (model, param, dataset, protocol), one overview of training curves per dataset (the
 lowest-seed run of each plain model), one cost figure per dataset (test recall@20 against the time
 of one run, defaults to tuned, from the records only), and one tuning plot per study with a
-complete trial in the default Optuna storage (``RESULTS/tuning.db``). Files go where ``mmbench plot`` would write them,
-except the overview, whose name (``curves_<dataset>_overview``) stays put as models are added, so
+complete trial in the default Optuna storage (``RESULTS/tuning.db``) or in a SQLite file of the
+results folder that a budget file names (``tune-all --storage sqlite:///results/tuning-tiktok.db``).
+Files go where ``mmbench plot`` would write them, except the overview, whose name (``curves_<dataset>_overview``) stays put as models are added, so
 that links to it keep working.
 """
 
@@ -13,17 +14,22 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from mmbench.records import RunRecord
+from mmbench.tuning.budget import BudgetFile
 from mmbench.report import plot_selection as select
 from mmbench.report.leaderboard import ablation_groups, sweep_point
 
 logger = logging.getLogger("mmbench.report")
 
 
-def write_report_plots(records: Sequence[RunRecord], results_root: Path) -> list[Path]:
-    """Draw and save every report plot that ``records`` support; returns the files written."""
+def write_report_plots(
+    records: Sequence[RunRecord], results_root: Path, budgets: Mapping[str, BudgetFile | None]
+) -> list[Path]:
+    """Draw and save every report plot that ``records`` support; returns the files written.
+    ``budgets`` holds each dataset's budget file (None without one), which picks the tuned runs
+    that the cost figures show, as the leaderboards do."""
     from mmbench.report.ablation_plot import ablation_figure
     from mmbench.report.curves_plot import curves_figure
     from mmbench.report.figures import save_figure
@@ -52,20 +58,20 @@ def write_report_plots(records: Sequence[RunRecord], results_root: Path) -> list
             continue
         written += save_figure(figure, select.overview_curves_stem(results_root, dataset))
     for dataset in sorted({r.dataset for r in records}):
-        written += write_cost_plot(records, results_root, dataset)
+        written += write_cost_plot(records, results_root, dataset, budgets.get(dataset))
     return written
 
 
-def write_cost_plot(records: Sequence[RunRecord], results_root: Path, dataset: str) -> list[Path]:
-    """The cost figure of ``dataset`` from its records (the tuned ones that its leaderboard shows),
-    if any of its plain or tuned rows has timing; returns the files written."""
+def write_cost_plot(
+    records: Sequence[RunRecord], results_root: Path, dataset: str, budget: BudgetFile | None
+) -> list[Path]:
+    """The cost figure of ``dataset`` from its records (the tuned ones that its leaderboard shows,
+    under ``budget``), if any of its plain or tuned rows has timing; returns the files written."""
     from mmbench.report.cost import COST_METRIC, cost_points, cost_protocol
     from mmbench.report.cost_plot import cost_figure
     from mmbench.report.figures import save_figure
     from mmbench.report.tuning_comparison import shown_records
-    from mmbench.tuning.budget import budget_path, read_budget
 
-    budget = read_budget(budget_path(results_root, dataset))
     shown, _ = shown_records([r for r in records if r.dataset == dataset], budget)
     protocol = cost_protocol(shown)
     points = cost_points(shown, protocol) if protocol else []
@@ -75,25 +81,27 @@ def write_cost_plot(records: Sequence[RunRecord], results_root: Path, dataset: s
     return save_figure(figure, select.cost_stem(results_root, dataset))
 
 
-def write_tuning_plots(results_root: Path) -> list[Path]:
-    """A tuning plot for each study in ``RESULTS/tuning.db`` that has a complete trial."""
-    database = Path(results_root) / "tuning.db"
-    if not database.exists():
-        return []
+def write_tuning_plots(results_root: Path, budgets: Mapping[str, BudgetFile | None]) -> list[Path]:
+    """A tuning plot for each study with a complete trial in ``RESULTS/tuning.db`` and in the
+    SQLite files of the results folder that ``budgets`` name."""
     import optuna
 
     from mmbench.report.figures import save_figure
     from mmbench.report.tuning_plot import tuning_figure
-    from mmbench.tuning.storage import default_storage_url
+    from mmbench.tuning.storage import default_storage_url, local_file_url
 
-    storage = default_storage_url(results_root)
+    named = (local_file_url(b.storage, results_root) for b in budgets.values() if b is not None)
+    storages = sorted({default_storage_url(results_root), *filter(None, named)})
     written: list[Path] = []
-    for summary in sorted(optuna.get_all_study_summaries(storage), key=lambda s: s.study_name):
-        study = optuna.load_study(study_name=summary.study_name, storage=storage)
-        try:
-            figure = tuning_figure(study)
-        except ValueError as error:
-            logger.warning("no tuning plot for study %s: %s", summary.study_name, error)
+    for storage in storages:
+        if not Path(storage.removeprefix("sqlite:///")).exists():
             continue
-        written += save_figure(figure, select.tuning_stem(results_root, summary.study_name))
+        for summary in sorted(optuna.get_all_study_summaries(storage), key=lambda s: s.study_name):
+            study = optuna.load_study(study_name=summary.study_name, storage=storage)
+            try:
+                figure = tuning_figure(study)
+            except ValueError as error:
+                logger.warning("no tuning plot for study %s: %s", summary.study_name, error)
+                continue
+            written += save_figure(figure, select.tuning_stem(results_root, summary.study_name))
     return written

@@ -62,6 +62,16 @@ def storage_label(url: str, results_root: Path) -> str:
     return f"{prefix}{RESULTS_MARK}/{inside.as_posix()}"
 
 
+def local_file_url(label: str, results_root: Path) -> str | None:
+    """The URL of the SQLite file that a :func:`storage_label` names inside ``results_root``
+    (``sqlite:///RESULTS/tuning-tiktok.db``); None for any other storage (a server, a journal, a
+    file elsewhere), which a report leaves to its owner."""
+    prefix = f"sqlite:///{RESULTS_MARK}/"
+    if not label.startswith(prefix):
+        return None
+    return f"sqlite:///{Path(results_root).resolve() / label[len(prefix):]}"
+
+
 def _file_parts(url: str) -> tuple[str, str] | None:
     """A journal or SQLite URL split into its prefix and its file path as written (``""`` when it
     names no file); None for a server URL."""
