@@ -553,3 +553,35 @@ def test_a_new_trial_ignores_a_checkpoint_left_by_a_deleted_study(folder, tmp_pa
     trials = study(results, "peaked-tiny").trials
     assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
     assert not any("resumes" in t.user_attrs for t in trials)
+
+
+def test_a_resumed_trial_of_a_real_model_ends_where_the_uninterrupted_one_does(folder, tmp_path, one_thread,
+                                                                              monkeypatch):
+    """MF-BPR's trial 0 trained straight through, and stopped by Ctrl-C as its third epoch starts then
+    resumed: the same validation curve and value, to the last bit (the checkpoint restores the
+    model, the optimiser and every random-generator state)."""
+    from baselines.mf_bpr import MFBPR
+    from mmbench.training.trainer import Trainer
+
+    found = registry(mf_bpr=MFBPR)
+    terms = {"trials": 1, "epochs": 5, "fixed": ("patience=10", "batch_size=64")}
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    assert tune_models(request(folder, straight, "mf_bpr", **terms), found, echo=lambda line: None).status == 0
+
+    train_epoch, stops = Trainer._train_epoch, []
+
+    def stop_once_at_the_third_epoch(self, epoch):
+        if epoch == 3 and not stops:
+            stops.append(epoch)
+            raise KeyboardInterrupt
+        return train_epoch(self, epoch)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", stop_once_at_the_third_epoch)
+    assert tune_models(request(folder, stopped, "mf_bpr", **terms), found, echo=lambda line: None).status == 130
+    assert tune_models(request(folder, stopped, "mf_bpr", **terms), found, echo=lambda line: None).status == 0
+    (reference,) = study(straight, "mf_bpr-tiny").trials
+    interrupted, resumed = study(stopped, "mf_bpr-tiny").trials
+    assert interrupted.state.name == "FAIL" and resumed.user_attrs["resumes"] == 0
+    assert resumed.params == reference.params
+    assert resumed.intermediate_values == reference.intermediate_values and len(reference.intermediate_values) == 5
+    assert resumed.value == reference.value
