@@ -6,8 +6,8 @@ lowest-seed run of each plain model), one cost figure per dataset (test recall@2
 of one run, defaults to tuned, from the records only), and one tuning plot per study with a
 complete trial in the default Optuna storage (``RESULTS/tuning.db``) or in a SQLite file of the
 results folder that a budget file names (``tune-all --storage sqlite:///results/tuning-tiktok.db``).
-Files go where ``mmbench plot`` would write them, except the overview, whose name (``curves_<dataset>_overview``) stays put as models are added, so
-that links to it keep working.
+Files go where ``mmbench plot`` would write them, except the overview, whose name
+(``curves_<dataset>_overview``) stays put as models are added, so that links to it keep working.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from mmbench.records import RunRecord
-from mmbench.tuning.budget import BudgetFile
 from mmbench.report import plot_selection as select
 from mmbench.report.leaderboard import ablation_groups, sweep_point
+from mmbench.tuning.budget import BudgetFile
 
 logger = logging.getLogger("mmbench.report")
 
