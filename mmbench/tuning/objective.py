@@ -80,8 +80,9 @@ class Objective:
 
         seed_everything(self.seed)
         model = self.model_class(self.dataset.train_view(), config)
-        checkpoint = None if self.checkpoints is None else checkpoint_path(self.checkpoints, trial)
-        resumes = origin_number(trial) != trial.number
+        origin = origin_number(trial)  # one read of the stored trials for a running trial
+        checkpoint = None if self.checkpoints is None else checkpoint_path(self.checkpoints, origin)
+        resumes = origin != trial.number
         if not resumes:  # a folder left by a deleted study of the same name is not this trial's
             self._discard(checkpoint)
         if checkpoint is not None:

@@ -50,9 +50,10 @@ def _frozen(trial: Any) -> Any:
     return next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
 
 
-def checkpoint_path(root: Path, trial: Any) -> Path:
-    """Where ``trial`` keeps its checkpoint under the study's ``root`` (its best state lies beside)."""
-    return root / f"trial-{origin_number(trial)}" / CHECKPOINT_FILE
+def checkpoint_path(root: Path, origin: int) -> Path:
+    """Where the trial that carries on trial ``origin`` (:func:`origin_number`) keeps its checkpoint
+    under the study's ``root`` (its best state lies beside)."""
+    return root / f"trial-{origin}" / CHECKPOINT_FILE
 
 
 def discard_checkpoint(path: Path) -> None:
@@ -68,7 +69,7 @@ def enqueue_stopped(study: Any, root: Path) -> list[int]:
     queued = []
     for trial in trials:
         origin = origin_number(trial)
-        if trial.state.name != "FAIL" or origin in carried or not checkpoint_path(root, trial).exists():
+        if trial.state.name != "FAIL" or origin in carried or not checkpoint_path(root, origin).exists():
             continue
         marks = {RESUMES_ATTR: origin, **({DEFAULTS_ATTR: True} if is_defaults_trial(trial) else {})}
         study.enqueue_trial(dict(trial.params), user_attrs=marks)
