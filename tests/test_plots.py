@@ -160,12 +160,28 @@ def test_plot_tuning_reads_the_default_storage_and_names_missing_studies(tuning_
     missing = run_main("plot", "tuning", "--study", "mmssl-tiktok", "--results", str(tuning_results))
     assert missing.returncode == 2 and "no study 'mmssl-tiktok'" in missing.stderr and "lightgcn-tiktok" in missing.stderr
     nowhere = run_main("plot", "tuning", "--study", "x", "--results", str(tuning_results / "none"))
-    assert nowhere.returncode == 2 and "no Optuna storage at" in nowhere.stderr
+    assert nowhere.returncode == 2 and "no study storage at" in nowhere.stderr
     (tuning_results / "plots" / "tuning_lightgcn-tiktok.png").unlink()
     write_run(tuning_results, "lightgcn", 1, {"recall@20": np.ones(5), "ndcg@20": np.ones(5)})
     report = run_main("report", "--results", str(tuning_results))
     assert report.returncode == 0, report.stderr
     assert_written(tuning_results / "plots" / "tuning_lightgcn-tiktok")
+
+
+def test_plot_tuning_reads_a_journal_storage(tmp_path: Path, run_main) -> None:
+    """``tune --storage journal:FILE`` keeps a study where Optuna's own URL parser cannot open it;
+    ``plot tuning`` opens it the way ``tune`` does."""
+    import optuna
+
+    from mmbench.tuning.storage import open_storage
+
+    url = f"journal:{tmp_path / 'studies.log'}"
+    study = optuna.create_study(storage=open_storage(url), study_name="mf_bpr-lfm2k", direction="maximize")
+    study.set_user_attr("mmbench", {"metric": "recall@20"})
+    study.optimize(lambda t: t.suggest_float("lr", 1e-4, 1e-2, log=True), n_trials=3)
+    result = run_main("plot", "tuning", "--study", "mf_bpr-lfm2k", "--storage", url, "--results", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert_written(tmp_path / "plots" / "tuning_mf_bpr-lfm2k")
 
 
 def test_report_draws_the_studies_of_a_storage_that_a_budget_file_names(tuning_results: Path, run_main) -> None:

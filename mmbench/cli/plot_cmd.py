@@ -158,16 +158,15 @@ def _tuning(args: argparse.Namespace) -> int:
     import optuna
 
     from mmbench.report.tuning_plot import tuning_figure
-    from mmbench.tuning.storage import default_storage_url
+    from mmbench.tuning.storage import default_storage_url, open_storage, public_url
 
-    storage = args.storage or default_storage_url(args.results)
-    if storage.startswith("sqlite:///") and not Path(storage.removeprefix("sqlite:///")).exists():
-        raise ConfigError(f"no Optuna storage at {storage}; give --storage URL (or --results of the tuning run)")
+    url = args.storage or default_storage_url(args.results)
+    storage = open_storage(url, create=False)
     try:
         study = optuna.load_study(study_name=args.study, storage=storage)
     except KeyError:
         names = ", ".join(s.study_name for s in optuna.get_all_study_summaries(storage)) or "none"
-        raise ConfigError(f"no study {args.study!r} in {storage}; studies there: {names}") from None
+        raise ConfigError(f"no study {args.study!r} in {public_url(url)}; studies there: {names}") from None
     try:
         figure = tuning_figure(study)
     except ValueError as error:

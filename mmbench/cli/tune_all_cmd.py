@@ -17,6 +17,7 @@ from mmbench.cli.common import (
     print_run_result,
 )
 from mmbench.cli.datasets_cmd import add_dataset_arguments
+from mmbench.tuning.storage import DEFAULT_HEARTBEAT
 from mmbench.tuning.study import PRUNERS, SAMPLERS
 
 
@@ -83,8 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--storage", help="Optuna storage URL (default: sqlite:///RESULTS/tuning.db); see `mmbench tune --help`"
     )
     parser.add_argument(
-        "--heartbeat", type=int, default=10,
-        help="seconds between a worker's heartbeats; a trial silent for 3 of them is failed and retried (default: 10)",
+        "--heartbeat", type=int, default=DEFAULT_HEARTBEAT,
+        help="seconds between a worker's heartbeats; a trial silent for 3 of them is failed and retried "
+        "(default: %(default)s)",
     )
     add_results_argument(parser)
     parser.set_defaults(handler=handle)

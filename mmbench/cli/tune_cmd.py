@@ -17,6 +17,7 @@ from mmbench.cli.common import (
 )
 from mmbench.cli.datasets_cmd import add_dataset_arguments, dataset_from_args
 from mmbench.errors import ConfigError
+from mmbench.tuning.storage import DEFAULT_HEARTBEAT
 from mmbench.tuning.study import PRUNERS, SAMPLERS
 from mmbench.tuning.tune import TuneRequest
 
@@ -70,8 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch in each worker")
     parser.add_argument(
-        "--heartbeat", type=int, default=10,
-        help="seconds between a worker's heartbeats; a trial silent for 3 of them is failed and retried (default: 10)",
+        "--heartbeat", type=int, default=DEFAULT_HEARTBEAT,
+        help="seconds between a worker's heartbeats; a trial silent for 3 of them is failed and retried "
+        "(default: %(default)s)",
     )
     parser.add_argument("--show", action="store_true", help="print the best trial and write its parameters file; train nothing")
     parser.add_argument(

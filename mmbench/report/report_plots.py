@@ -88,13 +88,13 @@ def write_tuning_plots(results_root: Path, budgets: Mapping[str, BudgetFile | No
 
     from mmbench.report.figures import save_figure
     from mmbench.report.tuning_plot import tuning_figure
-    from mmbench.tuning.storage import default_storage_url, local_file_url
+    from mmbench.tuning.storage import default_storage_url, local_file_url, names_missing_file
 
     named = (local_file_url(b.storage, results_root) for b in budgets.values() if b is not None)
     storages = sorted({default_storage_url(results_root), *filter(None, named)})
     written: list[Path] = []
     for storage in storages:
-        if not Path(storage.removeprefix("sqlite:///")).exists():
+        if names_missing_file(storage):
             continue
         for summary in sorted(optuna.get_all_study_summaries(storage), key=lambda s: s.study_name):
             study = optuna.load_study(study_name=summary.study_name, storage=storage)

@@ -84,7 +84,7 @@ class Objective:
         checkpoint = None if self.checkpoints is None else checkpoint_path(self.checkpoints, origin)
         resumes = origin != trial.number
         if not resumes:  # a folder left by a deleted study of the same name is not this trial's
-            self._discard(checkpoint)
+            discard_checkpoint(checkpoint)
         if checkpoint is not None:
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
         trainer = Trainer(
@@ -94,20 +94,15 @@ class Objective:
         try:
             outcome = trainer.fit(resume=resumes)
         except TrainingError as error:
-            self._discard(checkpoint)
+            discard_checkpoint(checkpoint)
             with self.storage_section():
                 trial.set_user_attr("diverged", str(error))
             raise optuna.TrialPruned(f"diverged: {error}") from None
         except optuna.TrialPruned:
-            self._discard(checkpoint)
+            discard_checkpoint(checkpoint)
             raise
-        self._discard(checkpoint)
+        discard_checkpoint(checkpoint)
         with self.storage_section():
             trial.set_user_attr("best_epoch", outcome.best_epoch)
             trial.set_user_attr("epochs_run", outcome.epochs_run)
         return outcome.valid.metrics[config.metric]
-
-    @staticmethod
-    def _discard(checkpoint: Path | None) -> None:
-        if checkpoint is not None:
-            discard_checkpoint(checkpoint)

@@ -56,9 +56,11 @@ def checkpoint_path(root: Path, origin: int) -> Path:
     return root / f"trial-{origin}" / CHECKPOINT_FILE
 
 
-def discard_checkpoint(path: Path) -> None:
-    """Remove a finished trial's checkpoint folder (nothing to do when it wrote none)."""
-    shutil.rmtree(path.parent, ignore_errors=True)
+def discard_checkpoint(path: Path | None) -> None:
+    """Remove a finished trial's checkpoint folder (nothing to do when it wrote none, or when
+    the study keeps no checkpoints and ``path`` is None)."""
+    if path is not None:
+        shutil.rmtree(path.parent, ignore_errors=True)
 
 
 def enqueue_stopped(study: Any, root: Path) -> list[int]:

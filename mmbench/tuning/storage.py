@@ -19,6 +19,7 @@ RESULTS_MARK = "RESULTS"  # stands for the results folder in storage labels
 RDB_SCHEMES = ("sqlite", "postgresql", "mysql")
 RETRIES = 3  # times a trial whose worker died is queued again
 OPEN_ATTEMPTS = 3  # tries to open an RDB storage before giving up
+DEFAULT_HEARTBEAT = 10  # seconds between a worker's heartbeats
 
 
 def default_storage_url(results_root: Path) -> str:
@@ -72,6 +73,12 @@ def local_file_url(label: str, results_root: Path) -> str | None:
     return f"sqlite:///{Path(results_root).resolve() / label[len(prefix):]}"
 
 
+def names_missing_file(url: str) -> bool:
+    """Whether ``url`` names a SQLite or journal file that does not exist (a server never is)."""
+    parts = _file_parts(url)
+    return parts is not None and not Path(parts[1]).exists()
+
+
 def _file_parts(url: str) -> tuple[str, str] | None:
     """A journal or SQLite URL split into its prefix and its file path as written (``""`` when it
     names no file); None for a server URL."""
@@ -83,7 +90,7 @@ def _file_parts(url: str) -> tuple[str, str] | None:
     return None
 
 
-def open_storage(url: str, heartbeat_seconds: int, create: bool = True) -> Any:
+def open_storage(url: str, heartbeat_seconds: int = DEFAULT_HEARTBEAT, create: bool = True) -> Any:
     """An Optuna storage for ``url``, ready to be shared by several worker processes.
 
     RDB URLs (``sqlite:///FILE``, ``postgresql://...``, ``mysql://...``) get heartbeats: a trial

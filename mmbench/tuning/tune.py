@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from mmbench.config import DEFAULT_KS
 from mmbench.errors import ConfigError
 from mmbench.tuning.space import point_count
+from mmbench.tuning.storage import DEFAULT_HEARTBEAT
 
 if TYPE_CHECKING:
     from mmbench.config import TrainConfig
@@ -69,7 +70,7 @@ class TuneRequest:
     threads: int | None = None
     workers: int = 1
     gpus: tuple[int, ...] | None = None
-    heartbeat: int = 10
+    heartbeat: int = DEFAULT_HEARTBEAT
     worker_index: int | None = None
     allow_empty_space: bool = False
     defaults_trial: bool = False

@@ -33,6 +33,7 @@ from mmbench.tuning.budget import (
     read_budget,
     write_budget,
 )
+from mmbench.tuning.storage import DEFAULT_HEARTBEAT
 from mmbench.tuning.tune import Echo, StudyPlan, TuneRequest, print_line
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class TuneAllRequest:
     threads: int | None = None
     workers: int = 1
     gpus: tuple[int, ...] | None = None
-    heartbeat: int = 10
+    heartbeat: int = DEFAULT_HEARTBEAT
     timeout: float | None = None
 
     def tune_request(self, model: str) -> TuneRequest:
