@@ -29,6 +29,7 @@ from mmbench.models.registry import ModelRegistry
 from mmbench.records import load_records
 from mmbench.search_space import Categorical, FloatParam, IntParam
 from mmbench.tuning.budget import TuningBudget, budget_path, read_budget, write_budget
+from mmbench.tuning.params import read_params
 from mmbench.tuning.storage import default_storage_url
 from mmbench.tuning.tune import TuneRequest, tune_model
 from mmbench.tuning.tune_all import TuneAllRequest, tune_models
@@ -238,6 +239,23 @@ def test_a_results_folder_moved_elsewhere_resumes_its_budget(folder, tmp_path, o
     budget = read_budget(budget_path(moved, "tiny"))
     assert budget.storage == "sqlite:///RESULTS/tuning.db"
     assert {record.data["tuned"]["storage"] for record in load_records(moved)} == {budget.storage}
+
+
+def test_a_study_in_another_storage_file_keeps_its_own_parameters_file(folder, tmp_path, one_thread):
+    """A study named like one in ``tuning.db`` but kept in ``tuning-other.db`` writes its best
+    parameters to ``tuned/tuning-other/``: the first study's file, which its runs name, stays."""
+    results = tmp_path / "results"
+    assert tune_models(request(folder, results, "rising"), registry(rising=Rising), echo=lambda line: None).status == 0
+    first = results / "tuned" / "rising-tiny.json"
+    before = first.read_text()
+    (results / "tuned" / "budget-tiny.json").unlink()  # one budget per dataset: the first study was made alone
+    other = replace(request(folder, results, "rising"), storage=f"sqlite:///{results / 'tuning-other.db'}", seeds=(3,))
+    assert tune_models(other, registry(rising=Rising), echo=lambda line: None).status == 0
+    assert first.read_text() == before
+    second = results / "tuned" / "tuning-other" / "rising-tiny.json"
+    assert read_params(second).storage == "sqlite:///RESULTS/tuning-other.db"
+    named = {record.data["seed"]: record.data["tuned"]["params_file"] for record in load_records(results)}
+    assert named == {1: str(first), 2: str(first), 3: str(second)}
 
 
 def test_a_study_made_under_other_terms_is_refused_before_any_work(folder, tmp_path, one_thread):

@@ -149,8 +149,9 @@ def _report(args: argparse.Namespace, study: Any, storage_url: str) -> None:
     from mmbench.tuning.tune import save_best
 
     print(describe_study(study, storage_url), flush=True)
-    path = args.params_out or tuned_params_path(args.results, study.study_name)
-    tuned = save_best(study, storage_label(storage_url, args.results), path)
+    label = storage_label(storage_url, args.results)
+    path = args.params_out or tuned_params_path(args.results, study.study_name, label)
+    tuned = save_best(study, label, path)
     if tuned is not None:
         print(f"best parameters -> {path}; use them with `mmbench run --models {tuned.model} "
               f"--dataset {args.dataset or tuned.dataset} --params {path}`", flush=True)

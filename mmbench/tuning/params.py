@@ -47,9 +47,20 @@ class TunedParams:
         }
 
 
-def tuned_params_path(results_root: Path, study: str) -> Path:
-    """Default file of a study's best parameters: ``<results_root>/tuned/<study>.json``."""
-    return Path(results_root) / TUNED_DIR / f"{study}.json"
+def tuned_params_path(results_root: Path, study: str, storage: str | None = None) -> Path:
+    """Default file of a study's best parameters: ``<results_root>/tuned/<study>.json``.
+
+    A study in another SQLite or journal file of the results folder (``storage``, as
+    :func:`~mmbench.tuning.storage.storage_label` names it) writes to
+    ``tuned/<file stem>/<study>.json`` instead: studies of one name in two files (LightGCN on TikTok
+    tuned alone in ``tuning.db`` and under a budget in ``tuning-tiktok.db``) keep their own files,
+    and the runs trained with each keep pointing at theirs.
+    """
+    from mmbench.tuning.storage import results_file_stem
+
+    stem = None if storage is None else results_file_stem(storage)
+    folder = Path(results_root) / TUNED_DIR
+    return (folder if stem is None else folder / stem) / f"{study}.json"
 
 
 def write_params(path: Path, tuned: TunedParams) -> None:

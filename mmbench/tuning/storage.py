@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from mmbench.errors import ConfigError
 
 JOURNAL_PREFIX = "journal:"
+DEFAULT_FILE = "tuning.db"  # the default storage, inside the results folder
 RESULTS_MARK = "RESULTS"  # stands for the results folder in storage labels
 RDB_SCHEMES = ("sqlite", "postgresql", "mysql")
 RETRIES = 3  # times a trial whose worker died is queued again
@@ -24,7 +25,7 @@ DEFAULT_HEARTBEAT = 10  # seconds between a worker's heartbeats
 
 def default_storage_url(results_root: Path) -> str:
     """Return the SQLite URL of the default study database, ``<results_root>/tuning.db``, absolute."""
-    return f"sqlite:///{Path(results_root).resolve() / 'tuning.db'}"
+    return f"sqlite:///{Path(results_root).resolve() / DEFAULT_FILE}"
 
 
 def default_study_name(model: str, dataset: str) -> str:
@@ -61,6 +62,17 @@ def storage_label(url: str, results_root: Path) -> str:
     except ValueError:
         return public_url(url)
     return f"{prefix}{RESULTS_MARK}/{inside.as_posix()}"
+
+
+def results_file_stem(label: str) -> str | None:
+    """The stem of the SQLite or journal file that a :func:`storage_label` names inside the results
+    folder (``tuning-tiktok`` for ``sqlite:///RESULTS/tuning-tiktok.db``); None for the default
+    file, ``RESULTS/tuning.db``, and for a server or a file elsewhere."""
+    parts = _file_parts(label)
+    if parts is None or not parts[1].startswith(f"{RESULTS_MARK}/"):
+        return None
+    inside = parts[1][len(RESULTS_MARK) + 1:]
+    return None if inside == DEFAULT_FILE else Path(inside).stem
 
 
 def local_file_url(label: str, results_root: Path) -> str | None:

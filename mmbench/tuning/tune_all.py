@@ -139,7 +139,7 @@ def tune_models(
         outcome = tune_model(
             request.tune_request(model), registry, echo, dataset, on_open=lambda study: _tag(study, request.budget)
         )
-        params = save_best(outcome.study, label, tuned_params_path(request.results, names[model]))
+        params = save_best(outcome.study, label, tuned_params_path(request.results, names[model], label))
         document = _with_entry(path, document, model, _entry(names[model], plans[model], outcome.study))
         write_budget(path, document)
         if outcome.status != 0:
@@ -148,7 +148,7 @@ def tune_models(
             echo(f"{model}: study {names[model]} has no complete trial: not trained")
         else:
             tuned[model] = params
-    units = _units(request, tuned, lambda model: tuned_params_path(request.results, names[model]))
+    units = _units(request, tuned, lambda model: tuned_params_path(request.results, names[model], label))
     records = _train(units, request, dataset, registry, on_result or (lambda label, seed, record: None))
     return TuneAllOutcome(0, records, path)
 
