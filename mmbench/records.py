@@ -190,6 +190,11 @@ class RunRecord:
             return {key: archive[key] for key in archive.files}
 
 
+def is_tuned(record: RunRecord) -> bool:
+    """Whether a record trained a configuration found by tuning (``run --tuned``, ``tune-all``)."""
+    return bool(record.data.get("tuned"))
+
+
 def load_records(results_root: Path, dataset: str | None = None) -> list[RunRecord]:
     """Every completed run under ``results_root``; unreadable records are named and skipped, and so
     are, silently, runs still training or marked failed."""

@@ -54,6 +54,16 @@ def test_ablation_figure_has_one_bar_group_per_variant_with_labels_and_legend(ab
     assert "matplotlib.pyplot" not in sys.modules
 
 
+def test_a_tuned_full_model_is_no_bar_of_its_ablation(ablation_results: Path) -> None:
+    """Variants train the defaults less one part; the tuned model's runs stay out of the chart."""
+    from mmbench.report.leaderboard import ablation_groups
+
+    tuned = {"study": "mmssl-tiktok", "storage": "sqlite:///RESULTS/tuning.db", "trial": 3}
+    write_run(ablation_results, "mmssl", 1, {"recall@20": np.full(20, 0.9), "ndcg@20": np.full(20, 0.45)}, tuned=tuned)
+    (group,) = ablation_groups(load_records(ablation_results)).values()
+    assert len(group) == 6 and not any(record.data.get("tuned") for record in group)
+
+
 def test_plot_ablation_writes_png_and_svg(ablation_results: Path, run_main) -> None:
     result = run_main("plot", "ablation", "--model", "mmssl", "--dataset", "tiktok", "--results", str(ablation_results))
     assert result.returncode == 0, result.stderr

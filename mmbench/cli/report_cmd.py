@@ -13,7 +13,7 @@ from pathlib import Path
 from mmbench.atomic import write_text_atomic
 from mmbench.cli.common import add_results_argument
 from mmbench.errors import ConfigError
-from mmbench.records import RunRecord, load_records
+from mmbench.records import RunRecord, is_tuned, load_records
 from mmbench.report import plot_selection as select
 from mmbench.report.cost import render_cost
 from mmbench.report.leaderboard import render, without_sweeps
@@ -21,7 +21,7 @@ from mmbench.report.readme_blocks import fill_blocks
 from mmbench.report.reference_tests import REFERENCE_MODELS, render_reference_tests
 from mmbench.report.reproduction import render_reproduction
 from mmbench.report.tuned_report import render_tuned_section
-from mmbench.report.tuning_comparison import is_tuned, shown_records
+from mmbench.report.tuning_comparison import shown_records
 from mmbench.tuning.budget import BudgetFile, budget_path, read_budget
 
 COMMAND = "mmbench report"

@@ -19,7 +19,7 @@ from typing import Sequence
 
 from mmbench.errors import ConfigError
 from mmbench.evaluation.metrics import higher_is_better, parse_metric_key
-from mmbench.records import RunRecord
+from mmbench.records import RunRecord, is_tuned
 from mmbench.report import formats
 from mmbench.report.significance import TESTS, PairedResult, compare_rows, is_per_user, load_user_values
 from mmbench.report.table import Row, Table
@@ -41,10 +41,13 @@ def has_variants(records: Sequence[RunRecord]) -> bool:
 
 
 def ablation_groups(records: Sequence[RunRecord]) -> dict[tuple[str, str, str], list[RunRecord]]:
-    """The non-sweep records of each (model, dataset, protocol) that has ablation variants, sorted
-    by that key: what an ablation table or chart shows."""
+    """The non-sweep, untuned records of each (model, dataset, protocol) that has ablation
+    variants, sorted by that key: what an ablation table or chart shows. Variants train the
+    model's defaults less one part, so a tuned full model is no bar of its ablation."""
     groups: dict[tuple[str, str, str], list[RunRecord]] = {}
     for record in without_sweeps(records):
+        if is_tuned(record):
+            continue
         groups.setdefault((record.model, record.dataset, record.protocol), []).append(record)
     return {key: group for key, group in sorted(groups.items()) if has_variants(group)}
 

@@ -14,11 +14,11 @@ from typing import Sequence
 
 from tabulate import tabulate
 
-from mmbench.records import RunRecord
+from mmbench.records import RunRecord, is_tuned
 from mmbench.report.cost import COST_METRIC, CostPoint, cost_points, cost_protocol, duration
 from mmbench.report.leaderboard import metrics_for, render
 from mmbench.report.significance import TEST_NAMES, PairedResult, format_p
-from mmbench.report.tuning_comparison import Survival, is_tuned, survival, under_budget
+from mmbench.report.tuning_comparison import Survival, survival, under_budget
 from mmbench.tuning.budget import BudgetFile, ModelTuning
 
 TEST = "wilcoxon"

@@ -22,11 +22,6 @@ from mmbench.report.table import Row
 from mmbench.tuning.budget import BudgetFile
 
 
-def is_tuned(record: RunRecord) -> bool:
-    """Whether a record trained a configuration found by tuning."""
-    return bool(record.data.get("tuned"))
-
-
 def shown_records(
     records: Sequence[RunRecord], budget: BudgetFile | None
 ) -> tuple[list[RunRecord], list[RunRecord]]:
