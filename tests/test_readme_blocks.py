@@ -63,6 +63,26 @@ def test_report_refreshes_the_readme_and_refuses_a_missing_one(results: Path, tm
     assert not (fresh / "reproduction.md").exists()
 
 
+def test_a_block_leaves_out_the_tuned_runs_that_the_budget_leaves_out(results: Path, tmp_path: Path, run_main) -> None:
+    """A model tuned alone in ``tuning.db`` and again under a budget in another file gets one
+    ``(tuned)`` row of the budget's runs, as in the leaderboard, not one row of both configurations."""
+    from mmbench.tuning.budget import BudgetFile, ModelTuning, TuningBudget, budget_path, write_budget
+
+    alone = {"study": "good-tiktok", "storage": "sqlite:///RESULTS/tuning.db", "trial": 4}
+    budgeted = {"study": "good-tiktok", "storage": "sqlite:///RESULTS/tuning-tiktok.db", "trial": 2}
+    write_run(results, "good", 1, {"recall@20": np.zeros(4)}, tuned=alone)
+    write_run(results, "good", 1, {"recall@20": np.ones(4)}, tuned=budgeted)
+    entry = ModelTuning("good-tiktok", {}, 3, False, "recall@20", best_trial=2)
+    write_budget(budget_path(results, "tiktok"), BudgetFile("tiktok", budgeted["storage"], TuningBudget(3, 5),
+                                                            {"good": entry}))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{OPEN}{CLOSE}\n")
+    done = run_main("report", "--results", str(results), "--no-plots", "--readme", str(readme))
+    assert done.returncode == 0, done.stderr
+    (row,) = [line for line in readme.read_text().splitlines() if line.startswith("| good (tuned)")]
+    assert row.split("|")[2].strip() == "1" and "1.0000" in row
+
+
 def test_without_readme_flag_no_readme_is_refreshed(results: Path, run_main) -> None:
     from conftest import REPO_ROOT
 

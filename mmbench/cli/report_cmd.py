@@ -56,9 +56,9 @@ def handle(args: argparse.Namespace) -> int:
     main = records if args.include_sweeps else without_sweeps(records)
     readme = _readme(args.readme)
     readme_text = None if readme is None else readme.read_text(encoding="utf-8")
-    filled_readme = None if readme_text is None else fill_blocks(readme_text, main, str(readme))
-    written = []
     budgets = {dataset: read_budget(budget_path(args.results, dataset)) for dataset in {r.dataset for r in records}}
+    filled_readme = None if readme_text is None else fill_blocks(readme_text, _current(main, budgets), str(readme))
+    written = []
     reproduction = args.results / "reproduction.md"
     write_text_atomic(reproduction, render_reproduction(without_sweeps(_current(records, budgets)), COMMAND))
     written.append(reproduction)
