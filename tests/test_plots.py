@@ -60,8 +60,12 @@ def test_a_tuned_full_model_is_no_bar_of_its_ablation(ablation_results: Path) ->
 
     tuned = {"study": "mmssl-tiktok", "storage": "sqlite:///RESULTS/tuning.db", "trial": 3}
     write_run(ablation_results, "mmssl", 1, {"recall@20": np.full(20, 0.9), "ndcg@20": np.full(20, 0.45)}, tuned=tuned)
-    (group,) = ablation_groups(load_records(ablation_results)).values()
+    from mmbench.report.plot_selection import ablation_records
+
+    records = load_records(ablation_results)
+    (group,) = ablation_groups(records).values()
     assert len(group) == 6 and not any(record.data.get("tuned") for record in group)
+    assert sorted(r.path for r in ablation_records(records, "mmssl", "tiktok")) == sorted(r.path for r in group)
 
 
 def test_plot_ablation_writes_png_and_svg(ablation_results: Path, run_main) -> None:

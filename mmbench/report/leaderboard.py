@@ -41,15 +41,18 @@ def has_variants(records: Sequence[RunRecord]) -> bool:
 
 
 def ablation_groups(records: Sequence[RunRecord]) -> dict[tuple[str, str, str], list[RunRecord]]:
-    """The non-sweep, untuned records of each (model, dataset, protocol) that has ablation
-    variants, sorted by that key: what an ablation table or chart shows. Variants train the
-    model's defaults less one part, so a tuned full model is no bar of its ablation."""
+    """The :func:`in_ablation` records of each (model, dataset, protocol) that has ablation
+    variants, sorted by that key: what an ablation table or chart shows."""
     groups: dict[tuple[str, str, str], list[RunRecord]] = {}
-    for record in without_sweeps(records):
-        if is_tuned(record):
-            continue
+    for record in filter(in_ablation, records):
         groups.setdefault((record.model, record.dataset, record.protocol), []).append(record)
     return {key: group for key, group in sorted(groups.items()) if has_variants(group)}
+
+
+def in_ablation(record: RunRecord) -> bool:
+    """Whether a record may stand in its model's ablation: not a sweep point and not tuned.
+    Variants train the model's defaults less one part, so a tuned full model is no bar of it."""
+    return sweep_point(record) is None and not is_tuned(record)
 
 
 def ablation_rows(records: Sequence[RunRecord], metrics: Sequence[str]) -> list[Row]:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Sequence
 
 from mmbench.errors import ConfigError
-from mmbench.records import RunRecord
-from mmbench.report.leaderboard import sweep_point, variant
+from mmbench.records import RunRecord, is_tuned
+from mmbench.report.leaderboard import in_ablation, sweep_point, variant
 
 
 def plots_dir(results_root: Path) -> Path:
@@ -75,8 +75,9 @@ def one_protocol(records: Sequence[RunRecord], protocol: str | None, what: str) 
 
 
 def ablation_records(records: Sequence[RunRecord], model: str, dataset: str) -> list[RunRecord]:
-    """The non-sweep runs of ``model`` on ``dataset`` (the full model and its variants)."""
-    return [r for r in records if r.model == model and r.dataset == dataset and sweep_point(r) is None]
+    """The :func:`~mmbench.report.leaderboard.in_ablation` runs of ``model`` on ``dataset`` (the
+    full model and its variants)."""
+    return [r for r in records if r.model == model and r.dataset == dataset and in_ablation(r)]
 
 
 def sweep_records(records: Sequence[RunRecord], model: str, param: str, dataset: str) -> list[RunRecord]:
@@ -95,7 +96,7 @@ def reference_runs(records: Sequence[RunRecord], dataset: str) -> list[RunRecord
     """
     chosen: dict[str, RunRecord] = {}
     for record in sorted(records, key=lambda r: (r.data.get("seed", 0), r.path.name)):
-        plain = sweep_point(record) is None and variant(record) is None and not record.data.get("tuned")
+        plain = sweep_point(record) is None and variant(record) is None and not is_tuned(record)
         if record.dataset == dataset and plain and primary(record):
             chosen.setdefault(record.model, record)
     return [chosen[model] for model in sorted(chosen)]
