@@ -123,3 +123,12 @@ def test_the_leaderboard_shows_the_budget_beside_the_tuned_table(results: Path, 
     reproduction = (results / "reproduction.md").read_text()
     assert "0.4000" in reproduction  # a's tuned row, of its study's best trial only
     assert "0.9750" not in reproduction and "0.9500" not in reproduction
+
+
+def test_the_leaderboard_command_shows_only_the_budgets_current_tuned_runs(results: Path, run_main) -> None:
+    board = run_main("leaderboard", "--results", str(results), "--protocol", "lattice", "--test", "none")
+    assert board.returncode == 0, board.stderr
+    assert "| a (tuned) " in board.stdout and "0.4000" in board.stdout
+    assert "c (tuned)" not in board.stdout  # tuned outside the budget
+    assert "0.9750" not in board.stdout and "0.9500" not in board.stdout  # nor mixed into a's row
+    assert "left out 2 tuned run(s)" in board.stderr

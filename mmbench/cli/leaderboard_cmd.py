@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from mmbench.atomic import write_text_atomic
@@ -11,6 +12,7 @@ from mmbench.errors import ConfigError
 from mmbench.records import load_records
 from mmbench.report.leaderboard import DEFAULT_METRICS, FORMATS, render, without_sweeps
 from mmbench.report.significance import TESTS
+from mmbench.report.tuning_comparison import budgets_of, current_records
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "leaderboard", help="print the leaderboard of stored runs",
         description="One table per (dataset, protocol): mean ± std over seeds per configuration, the "
         "best value per column marked, and a paired test over test users of the best row (by the "
-        "first metric) against each other row.",
+        "first metric) against each other row. Where a dataset has a `mmbench tune-all` budget, its "
+        "tuned rows show only the runs of each study's current best trial, as `mmbench report` does; "
+        "the tuned runs left out are counted on stderr.",
     )
     parser.add_argument("--dataset", help="only runs on this dataset name")
     add_protocol_argument(parser, default=None)
@@ -56,6 +60,14 @@ def handle(args: argparse.Namespace) -> int:
         records = without_sweeps(records)
     if not records:
         raise ConfigError(f"no completed runs under {args.results / 'runs'} match these filters")
+    records, left_out = current_records(records, budgets_of(args.results, records))
+    if left_out:
+        print(
+            f"mmbench: note: left out {len(left_out)} tuned run(s) of a configuration other than the "
+            "current best trial of a `tune-all` budget (outside it, or an earlier best trial); "
+            "`mmbench report` lists them",
+            file=sys.stderr,
+        )
     test = None if args.test == "none" else args.test
     text = render(records, parse_name_list(args.metrics), args.format, test, args.reference)
     if args.out:

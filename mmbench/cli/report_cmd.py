@@ -21,8 +21,8 @@ from mmbench.report.readme_blocks import fill_blocks
 from mmbench.report.reference_tests import REFERENCE_MODELS, render_reference_tests
 from mmbench.report.reproduction import render_reproduction
 from mmbench.report.tuned_report import render_tuned_section
-from mmbench.report.tuning_comparison import shown_records
-from mmbench.tuning.budget import BudgetFile, budget_path, read_budget
+from mmbench.report.tuning_comparison import budgets_of, current_records, shown_records
+from mmbench.tuning.budget import BudgetFile, budget_path
 
 COMMAND = "mmbench report"
 
@@ -56,11 +56,11 @@ def handle(args: argparse.Namespace) -> int:
     main = records if args.include_sweeps else without_sweeps(records)
     readme = _readme(args.readme)
     readme_text = None if readme is None else readme.read_text(encoding="utf-8")
-    budgets = {dataset: read_budget(budget_path(args.results, dataset)) for dataset in {r.dataset for r in records}}
-    filled_readme = None if readme_text is None else fill_blocks(readme_text, _current(main, budgets), str(readme))
+    budgets = budgets_of(args.results, records)
+    filled_readme = None if readme_text is None else fill_blocks(readme_text, current_records(main, budgets)[0], str(readme))
     written = []
     reproduction = args.results / "reproduction.md"
-    write_text_atomic(reproduction, render_reproduction(without_sweeps(_current(records, budgets)), COMMAND))
+    write_text_atomic(reproduction, render_reproduction(without_sweeps(current_records(records, budgets)[0]), COMMAND))
     written.append(reproduction)
     for dataset in sorted({r.dataset for r in main}):
         path = args.results / f"leaderboard_{dataset}.md"
@@ -115,15 +115,6 @@ def _leaderboard(
             figure = select.cost_stem(args.results, dataset).relative_to(args.results).as_posix() + ".png"
             text += f"\n\n![test recall@20 against the time of one run, defaults to tuned]({figure})"
     return text + "\n"
-
-
-def _current(records: list[RunRecord], budgets: dict[str, BudgetFile | None]) -> list[RunRecord]:
-    """``records`` less the tuned runs that their dataset's ``tune-all`` budget leaves out (of an
-    earlier best trial, or from outside the budget), so that no row mixes two tuned configurations."""
-    kept: list[RunRecord] = []
-    for dataset in sorted(budgets):
-        kept += shown_records([r for r in records if r.dataset == dataset], budgets[dataset])[0]
-    return kept
 
 
 def _readme(path: Path | None) -> Path | None:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 from mmbench.records import RunRecord
 from mmbench.report.leaderboard import summarise
 from mmbench.report.significance import PairedResult, compare_rows, is_per_user, load_user_values
 from mmbench.report.table import Row
-from mmbench.tuning.budget import BudgetFile
+from mmbench.tuning.budget import BudgetFile, budget_path, read_budget
 
 
 def shown_records(
@@ -44,6 +45,26 @@ def shown_records(
                 left_out.append(record)
                 continue
         shown.append(record)
+    return shown, left_out
+
+
+def budgets_of(results_root: Path, records: Sequence[RunRecord]) -> dict[str, BudgetFile | None]:
+    """The ``tune-all`` budget of each dataset that ``records`` name (None where it has none)."""
+    return {dataset: read_budget(budget_path(results_root, dataset)) for dataset in {r.dataset for r in records}}
+
+
+def current_records(
+    records: Sequence[RunRecord], budgets: dict[str, BudgetFile | None]
+) -> tuple[list[RunRecord], list[RunRecord]]:
+    """:func:`shown_records` over every dataset, each under its own budget from ``budgets``:
+    the records shown, and the tuned ones left out, so that no ``(tuned)`` row mixes two tuned
+    configurations."""
+    shown: list[RunRecord] = []
+    left_out: list[RunRecord] = []
+    for dataset in sorted({r.dataset for r in records}):
+        kept, dropped = shown_records([r for r in records if r.dataset == dataset], budgets.get(dataset))
+        shown += kept
+        left_out += dropped
     return shown, left_out
 
 
