@@ -131,4 +131,7 @@ def test_the_leaderboard_command_shows_only_the_budgets_current_tuned_runs(resul
     assert "| a (tuned) " in board.stdout and "0.4000" in board.stdout
     assert "c (tuned)" not in board.stdout  # tuned outside the budget
     assert "0.9750" not in board.stdout and "0.9500" not in board.stdout  # nor mixed into a's row
-    assert "left out 2 tuned run(s)" in board.stderr
+    assert "left out 2 tuned run(s)" in board.stderr and "--ignore-budget" in board.stderr
+    everything = run_main("leaderboard", "--results", str(results), "--protocol", "lattice", "--test", "none",
+                          "--ignore-budget")
+    assert everything.returncode == 0 and "c (tuned)" in everything.stdout and "left out" not in everything.stderr

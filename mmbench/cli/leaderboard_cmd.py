@@ -9,7 +9,7 @@ from pathlib import Path
 from mmbench.atomic import write_text_atomic
 from mmbench.cli.common import add_protocol_argument, add_results_argument, parse_name_list
 from mmbench.errors import ConfigError
-from mmbench.records import load_records
+from mmbench.records import RunRecord, load_records
 from mmbench.report.leaderboard import DEFAULT_METRICS, FORMATS, render, without_sweeps
 from mmbench.report.significance import TESTS
 from mmbench.report.tuning_comparison import budgets_of, current_records
@@ -44,6 +44,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--include-sweeps", action="store_true",
         help="also show runs of `mmbench sweep`, one row per value (label MODEL [PARAM=VALUE])",
     )
+    parser.add_argument(
+        "--ignore-budget", action="store_true",
+        help="list every tuned run as if no dataset had a `tune-all` budget: a MODEL (tuned) row then "
+        "joins runs tuned apart (by `mmbench tune` alone, or of an earlier best trial)",
+    )
     parser.add_argument("--out", type=Path, help="write the table to this file instead of printing it")
     add_results_argument(parser)
     parser.set_defaults(handler=handle)
@@ -60,14 +65,8 @@ def handle(args: argparse.Namespace) -> int:
         records = without_sweeps(records)
     if not records:
         raise ConfigError(f"no completed runs under {args.results / 'runs'} match these filters")
-    records, left_out = current_records(records, budgets_of(args.results, records))
-    if left_out:
-        print(
-            f"mmbench: note: left out {len(left_out)} tuned run(s) of a configuration other than the "
-            "current best trial of a `tune-all` budget (outside it, or an earlier best trial); "
-            "`mmbench report` lists them",
-            file=sys.stderr,
-        )
+    if not args.ignore_budget:
+        records = _under_budgets(records, args.results)
     test = None if args.test == "none" else args.test
     text = render(records, parse_name_list(args.metrics), args.format, test, args.reference)
     if args.out:
@@ -76,3 +75,17 @@ def handle(args: argparse.Namespace) -> int:
     else:
         print(text.rstrip("\n"))
     return 0
+
+
+def _under_budgets(records: list[RunRecord], results: Path) -> list[RunRecord]:
+    """``records`` less the tuned runs their dataset's ``tune-all`` budget leaves out, counted on
+    stderr (:func:`~mmbench.report.tuning_comparison.current_records`)."""
+    shown, left_out = current_records(records, budgets_of(results, records))
+    if left_out:
+        print(
+            f"mmbench: note: left out {len(left_out)} tuned run(s) of a configuration other than the "
+            "current best trial of a `tune-all` budget (outside it, or an earlier best trial); "
+            "`--ignore-budget` lists them",
+            file=sys.stderr,
+        )
+    return shown

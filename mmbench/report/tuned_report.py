@@ -132,7 +132,8 @@ def _notes(tuned: Sequence[RunRecord], budget: BudgetFile | None, left_out: Sequ
     if outside:
         notes.append(
             f"Not shown: the tuned runs of {', '.join(outside)} made outside this budget (by `mmbench tune` "
-            "alone, or in another storage); `mmbench leaderboard` lists them."
+            "alone, or in another storage); `mmbench leaderboard --ignore-budget` lists them, in one "
+            "row with the budget's."
         )
     earlier = [r for r in left_out if under_budget(r, budget)]
     if earlier:
