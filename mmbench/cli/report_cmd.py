@@ -21,7 +21,7 @@ from mmbench.report.readme_blocks import fill_blocks
 from mmbench.report.reference_tests import REFERENCE_MODELS, render_reference_tests
 from mmbench.report.reproduction import render_reproduction
 from mmbench.report.tuned_report import render_tuned_section
-from mmbench.report.tuning_comparison import budgets_of, current_records, shown_records
+from mmbench.report.tuning_comparison import budgets_of, current_records
 from mmbench.tuning.budget import BudgetFile, budget_path
 
 COMMAND = "mmbench report"
@@ -53,18 +53,20 @@ def handle(args: argparse.Namespace) -> int:
     records = load_records(args.results)
     if not records:
         raise ConfigError(f"no completed runs under {args.results / 'runs'}; nothing to report")
-    main = records if args.include_sweeps else without_sweeps(records)
     readme = _readme(args.readme)
     readme_text = None if readme is None else readme.read_text(encoding="utf-8")
     budgets = budgets_of(args.results, records)
-    filled_readme = None if readme_text is None else fill_blocks(readme_text, current_records(main, budgets)[0], str(readme))
+    current, left_out = current_records(records, budgets)
+    main = current if args.include_sweeps else without_sweeps(current)
+    main_left_out = left_out if args.include_sweeps else without_sweeps(left_out)
+    filled_readme = None if readme_text is None else fill_blocks(readme_text, main, str(readme))
     written = []
     reproduction = args.results / "reproduction.md"
-    write_text_atomic(reproduction, render_reproduction(without_sweeps(current_records(records, budgets)[0]), COMMAND))
+    write_text_atomic(reproduction, render_reproduction(without_sweeps(current), COMMAND))
     written.append(reproduction)
     for dataset in sorted({r.dataset for r in main}):
         path = args.results / f"leaderboard_{dataset}.md"
-        write_text_atomic(path, _leaderboard(args, dataset, main, records, budgets[dataset]))
+        write_text_atomic(path, _leaderboard(args, dataset, main, current, main_left_out, budgets[dataset]))
         written.append(path)
     if readme is not None and filled_readme != readme_text:
         write_text_atomic(readme, filled_readme)
@@ -72,7 +74,7 @@ def handle(args: argparse.Namespace) -> int:
     if not args.no_plots:
         from mmbench.report.report_plots import write_report_plots, write_tuning_plots
 
-        written += write_report_plots(records, args.results, budgets)
+        written += write_report_plots(current, args.results)
         written += write_tuning_plots(args.results, budgets)
     for path in written:
         print(f"wrote {path}")
@@ -80,14 +82,17 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _leaderboard(
-    args: argparse.Namespace, dataset: str, main: list[RunRecord], records: list[RunRecord], budget: BudgetFile | None
+    args: argparse.Namespace, dataset: str, main: list[RunRecord], current: list[RunRecord],
+    left_out: list[RunRecord], budget: BudgetFile | None,
 ) -> str:
     """``leaderboard_<dataset>.md``: the default tables, each model against the reference models,
-    the tuned section, then the cost of every training with the cost figure. Under the dataset's
-    ``tune-all`` ``budget``, tuned runs from outside it or of an earlier best trial are left out
-    (:func:`~mmbench.report.tuning_comparison.shown_records`)."""
+    the tuned section, then the cost of every training with the cost figure. ``main`` holds the
+    records the tables show, ``current`` the same with sweeps, and ``left_out`` the tuned runs of
+    ``main``'s kind that the datasets' ``tune-all`` budgets leave out
+    (:func:`~mmbench.report.tuning_comparison.current_records`)."""
     budget_file = budget_path(args.results, dataset)
-    shown, left_out = shown_records([r for r in main if r.dataset == dataset], budget)
+    shown = [r for r in main if r.dataset == dataset]
+    left_out = [r for r in left_out if r.dataset == dataset]
     defaults = [r for r in shown if not is_tuned(r)]
     sweeps = "are listed as MODEL [PARAM=VALUE]" if args.include_sweeps else "are not listed (see `plots/`)"
     text = (
@@ -103,7 +108,7 @@ def _leaderboard(
     tuned = render_tuned_section(shown, budget, budget_file.relative_to(args.results).as_posix(), left_out)
     if tuned:
         text += "\n\n" + tuned
-    cost = render_cost(shown_records([r for r in records if r.dataset == dataset], budget)[0])
+    cost = render_cost([r for r in current if r.dataset == dataset])
     if cost:
         text += (
             "\n\n## Training cost\n\nMean over the seeds of one training (a training serves every "

@@ -24,12 +24,10 @@ from mmbench.tuning.budget import BudgetFile
 logger = logging.getLogger("mmbench.report")
 
 
-def write_report_plots(
-    records: Sequence[RunRecord], results_root: Path, budgets: Mapping[str, BudgetFile | None]
-) -> list[Path]:
+def write_report_plots(records: Sequence[RunRecord], results_root: Path) -> list[Path]:
     """Draw and save every report plot that ``records`` support; returns the files written.
-    ``budgets`` holds each dataset's budget file (None without one), which picks the tuned runs
-    that the cost figures show, as the leaderboards do."""
+    The tuned runs in ``records`` are the ones the leaderboards show (chosen by
+    :func:`~mmbench.report.tuning_comparison.current_records`); the cost figures draw them."""
     from mmbench.report.ablation_plot import ablation_figure
     from mmbench.report.curves_plot import curves_figure
     from mmbench.report.figures import save_figure
@@ -58,21 +56,18 @@ def write_report_plots(
             continue
         written += save_figure(figure, select.overview_curves_stem(results_root, dataset))
     for dataset in sorted({r.dataset for r in records}):
-        written += write_cost_plot(records, results_root, dataset, budgets.get(dataset))
+        written += write_cost_plot(records, results_root, dataset)
     return written
 
 
-def write_cost_plot(
-    records: Sequence[RunRecord], results_root: Path, dataset: str, budget: BudgetFile | None
-) -> list[Path]:
-    """The cost figure of ``dataset`` from its records (the tuned ones that its leaderboard shows,
-    under ``budget``), if any of its plain or tuned rows has timing; returns the files written."""
+def write_cost_plot(records: Sequence[RunRecord], results_root: Path, dataset: str) -> list[Path]:
+    """The cost figure of ``dataset`` from its records, if any of its plain or tuned rows has
+    timing; returns the files written."""
     from mmbench.report.cost import COST_METRIC, cost_points, cost_protocol
     from mmbench.report.cost_plot import cost_figure
     from mmbench.report.figures import save_figure
-    from mmbench.report.tuning_comparison import shown_records
 
-    shown, _ = shown_records([r for r in records if r.dataset == dataset], budget)
+    shown = [r for r in records if r.dataset == dataset]
     protocol = cost_protocol(shown)
     points = cost_points(shown, protocol) if protocol else []
     if not points:
