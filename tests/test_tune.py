@@ -324,3 +324,23 @@ def test_storage_labels_name_files_inside_the_results_folder_relative_to_it(tmp_
     elsewhere = f"sqlite:///{tmp_path / 'other.db'}"
     assert storage_label(elsewhere, results) == elsewhere
     assert storage_label("postgresql://tuner:secret@db.lab:5432/studies", results) == "postgresql://tuner@db.lab:5432/studies"
+
+
+def test_a_failed_trial_carried_on_by_another_counts_as_interrupted():
+    """A failed trial that a later trial resumes (it stopped at the end of a session) or that
+    Ctrl-C stopped counts as interrupted; a failure of any other kind stays failed."""
+    from mmbench.tuning.resumable import RESUMES_ATTR
+    from mmbench.tuning.summary import STATES
+    from mmbench.tuning.worker import INTERRUPTED_ATTR, trial_counts
+
+    study = optuna.create_study(direction="maximize")
+    resumed, ctrl_c, broken = (study.ask({"x": optuna.distributions.FloatDistribution(0, 1)}) for _ in range(3))
+    ctrl_c.set_user_attr(INTERRUPTED_ATTR, True)
+    for trial in (resumed, ctrl_c, broken):
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    assert trial_counts(study) == {"FAIL": 2, "INTERRUPTED": 1}
+    study.enqueue_trial({"x": 0.5}, user_attrs={RESUMES_ATTR: resumed.number})
+    carrying = study.ask()
+    study.tell(carrying, 0.5)
+    assert trial_counts(study) == {"INTERRUPTED": 2, "FAIL": 1, "COMPLETE": 1}
+    assert STATES["INTERRUPTED"] == "interrupted"

@@ -22,7 +22,7 @@ from mmbench.report.tuning_comparison import Survival, survival, under_budget
 from mmbench.tuning.budget import BudgetFile, ModelTuning
 
 TEST = "wilcoxon"
-STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
+STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "INTERRUPTED": "interrupted", "FAIL": "failed"}
 
 
 def render_tuned_section(

@@ -45,6 +45,12 @@ def origin_number(trial: Any) -> int:
     return int(retried) if retried is not None else trial.number
 
 
+def carried_on_numbers(trials: list[Any]) -> frozenset[int]:
+    """The numbers of the trials whose training another of ``trials`` carries on (it resumes them,
+    or Optuna's heartbeat retries them)."""
+    return frozenset(origin for origin, trial in ((origin_number(t), t) for t in trials) if origin != trial.number)
+
+
 def _frozen(trial: Any) -> Any:
     """The stored (frozen) form of a running trial, which alone shows Optuna's system attributes."""
     return next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)

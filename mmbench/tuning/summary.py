@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mmbench.errors import ConfigError
-from mmbench.tuning.resumable import trial_marks
+from mmbench.tuning.resumable import carried_on_numbers, trial_marks
 from mmbench.tuning.params import TunedParams
 from mmbench.tuning.storage import public_url
 from mmbench.tuning.study import stored_setup
@@ -13,7 +13,7 @@ from mmbench.tuning.worker import format_params, trial_counts, trial_state
 
 # state -> how it is shown; a surplus trial started after the study was full and never trained
 STATES = {
-    "COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running",
+    "COMPLETE": "complete", "PRUNED": "pruned", "INTERRUPTED": "interrupted", "FAIL": "failed", "RUNNING": "running",
     "WAITING": "waiting", "SURPLUS": "surplus (not trained)",
 }
 
@@ -76,12 +76,13 @@ def describe_study(study: Any, storage_url: str) -> str:
     trials = study.get_trials(deepcopy=False)
     if trials:
         lines.append(f"every trial (best validation {setup.metric} it reached):")
-        lines.extend(_trial_line(trial) for trial in trials)
+        carried_on = carried_on_numbers(trials)
+        lines.extend(_trial_line(trial, carried_on) for trial in trials)
     return "\n".join(lines)
 
 
-def _trial_line(trial: Any) -> str:
-    state = trial_state(trial)
+def _trial_line(trial: Any, carried_on: frozenset[int]) -> str:
+    state = trial_state(trial, carried_on)
     steps = trial.intermediate_values
     if state == "COMPLETE":
         attrs = trial.user_attrs

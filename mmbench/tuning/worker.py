@@ -31,10 +31,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from mmbench.progress import Progress
-from mmbench.tuning.resumable import trial_marks
+from mmbench.tuning.resumable import carried_on_numbers, trial_marks
 from mmbench.tuning.states import FINISHED, LIVE
 
 POLL_SECONDS = 1.0
+INTERRUPTED_ATTR = "interrupted"  # trial user attribute: Ctrl-C stopped it while it trained
 
 
 class SurplusTrial(Exception):
@@ -42,17 +43,25 @@ class SurplusTrial(Exception):
 
 
 def trial_counts(study: Any) -> dict[str, int]:
-    """Number of the study's trials in each state, by state name; surplus trials as ``SURPLUS``."""
+    """Number of the study's trials in each state, by state name (:func:`trial_state`)."""
+    trials = study.get_trials(deepcopy=False)
+    carried_on = carried_on_numbers(trials)
     counts: dict[str, int] = {}
-    for trial in study.get_trials(deepcopy=False):
-        state = trial_state(trial)
+    for trial in trials:
+        state = trial_state(trial, carried_on)
         counts[state] = counts.get(state, 0) + 1
     return counts
 
 
-def trial_state(trial: Any) -> str:
-    """The trial's state by name; ``SURPLUS`` for a trial started after the study was full."""
-    return "SURPLUS" if trial.user_attrs.get("surplus") else trial.state.name
+def trial_state(trial: Any, carried_on: frozenset[int] = frozenset()) -> str:
+    """The trial's state by name; ``SURPLUS`` for a trial started after the study was full, and
+    ``INTERRUPTED`` for a failed trial that Ctrl-C stopped or that another trial carries on
+    (``carried_on``, from :func:`carried_on_numbers`), so that a report does not count a trial
+    stopped at the end of a session, to be resumed from its checkpoint, as a failure."""
+    if trial.user_attrs.get("surplus"):
+        return "SURPLUS"
+    stopped = trial.user_attrs.get(INTERRUPTED_ATTR) or trial.number in carried_on
+    return "INTERRUPTED" if trial.state.name == "FAIL" and stopped else trial.state.name
 
 
 def best_value(study: Any) -> float | None:
@@ -166,6 +175,10 @@ class Worker:
         self._training = True
         try:
             return self.objective(trial)
+        except KeyboardInterrupt:
+            self._training = False  # no second Ctrl-C inside the write below
+            trial.set_user_attr(INTERRUPTED_ATTR, True)
+            raise
         finally:
             self._training = False
 
