@@ -330,7 +330,7 @@ def test_a_failed_trial_carried_on_by_another_counts_as_interrupted():
     """A failed trial that a later trial resumes (it stopped at the end of a session) or that
     Ctrl-C stopped counts as interrupted; a failure of any other kind stays failed."""
     from mmbench.tuning.resumable import RESUMES_ATTR
-    from mmbench.tuning.summary import STATES
+    from mmbench.tuning.states import LABELS
     from mmbench.tuning.worker import INTERRUPTED_ATTR, trial_counts
 
     study = optuna.create_study(direction="maximize")
@@ -343,4 +343,4 @@ def test_a_failed_trial_carried_on_by_another_counts_as_interrupted():
     carrying = study.ask()
     study.tell(carrying, 0.5)
     assert trial_counts(study) == {"INTERRUPTED": 2, "FAIL": 1, "COMPLETE": 1}
-    assert STATES["INTERRUPTED"] == "interrupted"
+    assert LABELS["INTERRUPTED"] == "interrupted"

@@ -20,9 +20,10 @@ from mmbench.report.leaderboard import metrics_for, render
 from mmbench.report.significance import TEST_NAMES, PairedResult, format_p
 from mmbench.report.tuning_comparison import Survival, survival, under_budget
 from mmbench.tuning.budget import BudgetFile, ModelTuning
+from mmbench.tuning.states import LABELS
 
 TEST = "wilcoxon"
-STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "INTERRUPTED": "interrupted", "FAIL": "failed"}
+REPORTED_STATES = ("COMPLETE", "PRUNED", "INTERRUPTED", "FAIL")  # the trial states a budget table counts
 
 
 def render_tuned_section(
@@ -110,7 +111,7 @@ def _finished(entry: ModelTuning) -> int:
 
 
 def _trials_text(entry: ModelTuning) -> str:
-    states = ", ".join(f"{entry.states[state]} {label}" for state, label in STATES.items() if entry.states.get(state))
+    states = ", ".join(f"{entry.states[state]} {LABELS[state]}" for state in REPORTED_STATES if entry.states.get(state))
     finished = _finished(entry)
     shown = f"{entry.trials} ({states})" if states else f"{entry.trials} (not run yet)"
     best = "; best: the defaults" if entry.best_is_defaults else ""

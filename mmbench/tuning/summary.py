@@ -8,14 +8,9 @@ from mmbench.errors import ConfigError
 from mmbench.tuning.resumable import carried_on_numbers, trial_marks
 from mmbench.tuning.params import TunedParams
 from mmbench.tuning.storage import public_url
+from mmbench.tuning.states import LABELS
 from mmbench.tuning.study import stored_setup
 from mmbench.tuning.worker import format_params, trial_counts, trial_state
-
-# state -> how it is shown; a surplus trial started after the study was full and never trained
-STATES = {
-    "COMPLETE": "complete", "PRUNED": "pruned", "INTERRUPTED": "interrupted", "FAIL": "failed", "RUNNING": "running",
-    "WAITING": "waiting", "SURPLUS": "surplus (not trained)",
-}
 
 
 def best_params(study: Any, storage: str) -> TunedParams:
@@ -57,7 +52,7 @@ def describe_study(study: Any, storage_url: str) -> str:
     every trial in order (what the pruner stopped, and when, shows there)."""
     setup = stored_setup(study)
     counts = trial_counts(study)
-    states = ", ".join(f"{counts[state]} {label}" for state, label in STATES.items() if counts.get(state))
+    states = ", ".join(f"{counts[state]} {label}" for state, label in LABELS.items() if counts.get(state))
     lines = [
         f"study {study.study_name} ({public_url(storage_url)}): {setup.model} on {setup.dataset}, "
         f"validation {setup.metric}, seed {setup.seed}",
@@ -91,4 +86,4 @@ def _trial_line(trial: Any, carried_on: frozenset[int]) -> str:
         when = f" {max(steps.values()):.4f} by epoch {max(steps)}"
     else:
         when = ""
-    return f"  trial {trial.number}{trial_marks(trial)}: {STATES[state]}{when} [{format_params(trial.params)}]"
+    return f"  trial {trial.number}{trial_marks(trial)}: {LABELS[state]}{when} [{format_params(trial.params)}]"

@@ -53,7 +53,7 @@ def trial_counts(study: Any) -> dict[str, int]:
     return counts
 
 
-def trial_state(trial: Any, carried_on: frozenset[int] = frozenset()) -> str:
+def trial_state(trial: Any, carried_on: frozenset[int]) -> str:
     """The trial's state by name; ``SURPLUS`` for a trial started after the study was full, and
     ``INTERRUPTED`` for a failed trial that Ctrl-C stopped or that another trial carries on
     (``carried_on``, from :func:`carried_on_numbers`), so that a report does not count a trial
