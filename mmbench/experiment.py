@@ -27,7 +27,7 @@ from mmbench.records import (
     write_run_json,
 )
 from mmbench.training.reproducibility import seed_everything
-from mmbench.training.trainer import Trainer, best_state_path, selection_cutoff
+from mmbench.training.trainer import TrainOutcome, Trainer, best_state_path, selection_cutoff
 
 logger = logging.getLogger("mmbench.run")
 
@@ -115,24 +115,11 @@ def run_model(
         **(extra or {}),
     }
     write_run_json(run_dir, record)
-    try:
-        trainer = Trainer(
-            model, dataset, config, protocols, device, seed, run_dir / CHECKPOINT_FILE, progress,
-            on_evaluation=lambda history: write_history(run_dir, history), ks=ks,
-        )
-        outcome = trainer.fit(resume=resuming)
-    except KeyboardInterrupt:
-        if not (run_dir / CHECKPOINT_FILE).exists():
-            write_run_json(run_dir, {**record, "status": "failed", "error": "interrupted before its first checkpoint"})
-        raise
-    except Exception as error:
-        write_run_json(run_dir, {**record, "status": "failed", "error": str(error) or type(error).__name__})
-        raise
-    run_dirs = {primary: run_dir}
-    for protocol in protocols[1:]:
-        run_dirs[protocol] = new_run_dir(
-            results_root, dataset.name, model_class.name, f"s{seed}-{digest}-{protocol}"
-        )
+    trainer = Trainer(
+        model, dataset, config, protocols, device, seed, run_dir / CHECKPOINT_FILE, progress,
+        on_evaluation=lambda history: write_history(run_dir, history), ks=ks,
+    )
+    outcome = _fit_recording_failure(trainer, resuming, run_dir, record)
     record.update(
         status="complete",
         finished=_now(),
@@ -143,23 +130,58 @@ def run_model(
         timing=outcome.timing,
         environment=environment(str(device)),
     )
-    if len(protocols) > 1:
-        record["trained_with"] = sorted(str(d.name) for d in run_dirs.values())
+    records = _write_protocol_records(outcome, record, run_dir, results_root, f"s{seed}-{digest}")
+    (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
+    best_state_path(run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
+    return records
+
+
+def _fit_recording_failure(trainer: Trainer, resuming: bool, run_dir: Path, record: dict[str, Any]) -> TrainOutcome:
+    """Train; if training raises, mark the run's record failed (with the error) before re-raising.
+
+    A Ctrl-C after the first checkpoint leaves the record ``running``, since ``--resume`` can
+    continue it; one before it has nothing to continue from, so it is failed too.
+    """
+    try:
+        return trainer.fit(resume=resuming)
+    except KeyboardInterrupt:
+        if not (run_dir / CHECKPOINT_FILE).exists():
+            write_run_json(run_dir, {**record, "status": "failed", "error": "interrupted before its first checkpoint"})
+        raise
+    except Exception as error:
+        write_run_json(run_dir, {**record, "status": "failed", "error": str(error) or type(error).__name__})
+        raise
+
+
+def _write_protocol_records(
+    outcome: TrainOutcome, record: Mapping[str, Any], run_dir: Path, results_root: Path, stem: str
+) -> list[RunRecord]:
+    """Write one complete record per protocol of a finished training, the first in ``run_dir``.
+
+    Each further protocol gets its own folder beside it; every record names all of them in
+    ``trained_with`` so a reader sees they share one training.
+    """
+    primary = record["protocol"]
+    run_dirs = {primary: run_dir}
+    for protocol in outcome.results:
+        if protocol != primary:
+            run_dirs[protocol] = new_run_dir(results_root, record["dataset"], record["model"], f"{stem}-{protocol}")
+    shared = dict(record)
+    if len(run_dirs) > 1:
+        shared["trained_with"] = sorted(str(d.name) for d in run_dirs.values())
     records = []
     for protocol, (valid, test) in outcome.results.items():
         target = run_dirs[protocol]
         write_history(target, outcome.history)
         write_per_user(target, test)
         protocol_record = dict(
-            record,
+            shared,
             protocol=protocol,
             metrics={"valid": valid.metrics, "test": test.metrics},
             evaluated_users={"valid": int(len(valid.users)), "test": int(len(test.users))},
         )
         write_run_json(target, protocol_record)
         records.append(RunRecord(target, protocol_record))
-    (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
-    best_state_path(run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
     return records
 
 

@@ -12,7 +12,7 @@ from baselines.mf_bpr import MFBPR
 from mmbench.experiment import run_model
 from mmbench.models.base import BprBatch
 from mmbench.models.registry import ModelRegistry
-from mmbench.records import load_records
+from mmbench.records import PER_USER_FILE, load_records
 from synthetic import tiny_dataset
 
 
@@ -24,11 +24,12 @@ class CrashingMF(MFBPR):
     """MF-BPR that raises after a set number of optimisation steps (None: never)."""
 
     steps_before_crash: int | None = None
+    crash_with: type[BaseException] = Crash
 
     def train_step(self, batch: BprBatch, optimizer: torch.optim.Optimizer) -> dict[str, float]:
         if CrashingMF.steps_before_crash is not None:
             if CrashingMF.steps_before_crash == 0:
-                raise Crash
+                raise CrashingMF.crash_with
             CrashingMF.steps_before_crash -= 1
         return super().train_step(batch, optimizer)
 
@@ -63,6 +64,42 @@ def test_resume_finishes_a_failed_run_with_the_uninterrupted_result(tmp_path: Pa
     assert resumed.path == unfinished
     assert resumed.data["metrics"] == reference.data["metrics"]
     assert not (unfinished / "checkpoint.pt").exists() and not (unfinished / "best.pt").exists()
+
+
+@pytest.mark.parametrize(
+    "steps, status", [(2, "failed"), (9, "running")], ids=["before-first-checkpoint", "after-a-checkpoint"]
+)
+def test_ctrl_c_fails_the_record_only_when_there_is_no_checkpoint_to_resume(
+    tmp_path: Path, monkeypatch, steps: int, status: str
+) -> None:
+    monkeypatch.setattr(CrashingMF, "steps_before_crash", steps)
+    monkeypatch.setattr(CrashingMF, "crash_with", KeyboardInterrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny_dataset(), tmp_path)
+    (unfinished,) = tmp_path.glob("runs/*/*/*")
+    record = json.loads((unfinished / "run.json").read_text())
+    assert record["status"] == status
+    assert (record.get("error") == "interrupted before its first checkpoint") == (status == "failed")
+
+
+def test_one_training_under_two_protocols_writes_a_record_per_protocol(tmp_path: Path) -> None:
+    dataset = tiny_dataset()
+    overrides = {"epochs": "3", "batch_size": "30", "patience": "0"}
+    records = run_model(
+        CrashingMF, dataset, 3, ["lattice", "standard"], overrides, torch.device("cpu"), tmp_path / "both"
+    )
+    folders = sorted(r.path.name for r in records)
+    assert [r.protocol for r in records] == ["lattice", "standard"]
+    assert len(set(folders)) == 2 and all(r.data["trained_with"] == folders for r in records)
+    assert records[0].data["selection_protocol"] == records[1].data["selection_protocol"] == "lattice"
+    for record in records:
+        assert (record.path / PER_USER_FILE).exists()
+        assert not (record.path / "checkpoint.pt").exists()
+        (alone,) = run_model(
+            CrashingMF, dataset, 3, [record.protocol], overrides, torch.device("cpu"), tmp_path / record.protocol
+        )
+        assert "trained_with" not in alone.data
+        assert alone.data["metrics"]["test"] == record.data["metrics"]["test"]
 
 
 def test_resume_skips_a_finished_training_and_a_plain_run_trains_again(tmp_path: Path) -> None:
