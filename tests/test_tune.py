@@ -327,8 +327,9 @@ def test_storage_labels_name_files_inside_the_results_folder_relative_to_it(tmp_
 
 
 def test_a_failed_trial_carried_on_by_another_counts_as_interrupted():
-    """A failed trial that a later trial resumes (it stopped at the end of a session) or that
-    Ctrl-C stopped counts as interrupted; a failure of any other kind stays failed."""
+    """A failed trial whose training a later trial resumes (it stopped at the end of a session),
+    whether it began that training or had itself resumed it, or that Ctrl-C stopped, counts as
+    interrupted; a failure of any other kind stays failed."""
     from mmbench.tuning.resumable import RESUMES_ATTR
     from mmbench.tuning.states import LABELS
     from mmbench.tuning.worker import INTERRUPTED_ATTR, trial_counts
@@ -341,6 +342,11 @@ def test_a_failed_trial_carried_on_by_another_counts_as_interrupted():
     assert trial_counts(study) == {"FAIL": 2, "INTERRUPTED": 1}
     study.enqueue_trial({"x": 0.5}, user_attrs={RESUMES_ATTR: resumed.number})
     carrying = study.ask()
-    study.tell(carrying, 0.5)
-    assert trial_counts(study) == {"INTERRUPTED": 2, "FAIL": 1, "COMPLETE": 1}
+    study.tell(carrying, state=optuna.trial.TrialState.FAIL)
+    assert trial_counts(study) == {"INTERRUPTED": 2, "FAIL": 2}
+    # a later trial resumes the same training from the checkpoint both earlier ones wrote
+    study.enqueue_trial({"x": 0.5}, user_attrs={RESUMES_ATTR: resumed.number})
+    finishing = study.ask()
+    study.tell(finishing, 0.5)
+    assert trial_counts(study) == {"INTERRUPTED": 3, "FAIL": 1, "COMPLETE": 1}
     assert LABELS["INTERRUPTED"] == "interrupted"

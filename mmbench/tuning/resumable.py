@@ -46,9 +46,17 @@ def origin_number(trial: Any) -> int:
 
 
 def carried_on_numbers(trials: list[Any]) -> frozenset[int]:
-    """The numbers of the trials whose training another of ``trials`` carries on (it resumes them,
-    or Optuna's heartbeat retries them)."""
-    return frozenset(origin for origin, trial in ((origin_number(t), t) for t in trials) if origin != trial.number)
+    """The numbers of the trials whose training a later one of ``trials`` carries on.
+
+    A later trial carries on a training when it resumes or retries it (its origin, see
+    :func:`origin_number`) and so continues from the checkpoint every earlier trial of that training
+    wrote: the origin and each trial that resumed it before are carried on, not just the origin.
+    """
+    latest: dict[int, int] = {}
+    for trial in trials:
+        origin = origin_number(trial)
+        latest[origin] = max(latest.get(origin, origin), trial.number)
+    return frozenset(t.number for t in trials if t.number < latest[origin_number(t)])
 
 
 def _frozen(trial: Any) -> Any:
