@@ -183,16 +183,13 @@ def tune_model(
     import torch
 
     from mmbench.data.loading import load_dataset
-    from mmbench.progress import Progress
-    from mmbench.training.reproducibility import resolve_device
     from mmbench.tuning import launcher
     from mmbench.tuning.defaults_trial import enqueue_defaults
-    from mmbench.tuning.objective import Objective
     from mmbench.tuning.resumable import checkpoints_root, enqueue_stopped
     from mmbench.tuning.storage import default_study_name, has_heartbeat, open_storage
     from mmbench.tuning.study import make_pruner, make_sampler, open_study, setup_for
     from mmbench.tuning.states import FINISHED
-    from mmbench.tuning.worker import Worker, format_params, trial_counts
+    from mmbench.tuning.worker import format_params, trial_counts
 
     if request.gpus and request.worker_index is None:
         launcher.check_gpus(request.gpus, torch.cuda.device_count() if torch.cuda.is_available() else 0)
@@ -227,24 +224,42 @@ def tune_model(
         if parallel:
             status = _launch(request, plan, study, echo)
         else:
-            if request.threads is not None:
-                torch.set_num_threads(request.threads)
-            device = torch.device(f"cuda:{request.gpus[0]}") if request.gpus else resolve_device(request.device)
-            objective = Objective(model_class, dataset, plan.space, plan.fixed, request.seed, device,
-                                  ks=request.ks or DEFAULT_KS, checkpoints=checkpoints)
-            worker = Worker(
-                study, objective, plan.trials, has_heartbeat(storage), request.timeout, label, echo=echo,
-                progress=Progress() if request.worker_index is None else Progress(enabled=False),
+            _work_in_process(
+                request, plan, study, model_class, dataset, has_heartbeat(storage), checkpoints, label, echo
             )
-            objective.on_epoch = worker.show_epoch
-            objective.storage_section = worker.storage_section
-            worker.run()
             status = 0
     except KeyboardInterrupt:
         echo(f"\ninterrupted after {time.monotonic() - started:.0f} s: finished trials are kept; "
              "re-run the same command to continue")
         status = 130
     return TuneOutcome(study, request.storage_url, status)
+
+
+def _work_in_process(
+    request: TuneRequest, plan: StudyPlan, study: Any, model_class: type[RecModel], dataset: Dataset,
+    heartbeat: bool, checkpoints: Path, label: str, echo: Echo,
+) -> None:
+    """Serve ``study`` from this process until it holds ``plan.trials`` finished trials (or the
+    request's timeout passes): the single-worker case, and each launched worker's own loop."""
+    import torch
+
+    from mmbench.progress import Progress
+    from mmbench.training.reproducibility import resolve_device
+    from mmbench.tuning.objective import Objective
+    from mmbench.tuning.worker import Worker
+
+    if request.threads is not None:
+        torch.set_num_threads(request.threads)
+    device = torch.device(f"cuda:{request.gpus[0]}") if request.gpus else resolve_device(request.device)
+    objective = Objective(model_class, dataset, plan.space, plan.fixed, request.seed, device,
+                          ks=request.ks or DEFAULT_KS, checkpoints=checkpoints)
+    worker = Worker(
+        study, objective, plan.trials, heartbeat, request.timeout, label, echo=echo,
+        progress=Progress() if request.worker_index is None else Progress(enabled=False),
+    )
+    objective.on_epoch = worker.show_epoch
+    objective.storage_section = worker.storage_section
+    worker.run()
 
 
 def save_best(study: Any, storage: str, path: Path) -> TunedParams | None:
