@@ -85,38 +85,7 @@ def render_reproduction(records: Sequence[RunRecord], command: str) -> str:
     for dataset, models in PAPER_TABLES:
         lines += paper_table_section(records, dataset, models)
     for (dataset, protocol), group in group_records(records).items():
-        rows, configs, sources = [], [], {}
-        for summary in sorted(summarise(group, COMPARED), key=lambda summary: summary.label):
-            label, runs = summary.label, summary.records
-            # a short budget or other command-line override is not the configuration published
-            comparable = protocol == "lattice" and not command_line_overrides(runs[0])
-            published = lookup(runs[0].model, dataset) if comparable else None
-            if published and published.source != MMSSL_TABLE:
-                sources[runs[0].model] = published.source
-            row = [label, summary.runs]
-            for metric in COMPARED:
-                mean = summary.means[metric]
-                row.append(summary.value_text(metric))
-                if protocol == "lattice":
-                    ref = published.metrics.get(metric) if published else None
-                    row.append(f"{ref:.4f}" if ref else "—")
-                    row.append(f"{mean / ref:.2f}" if ref else "—")
-                    if ref and metric in TARGET_METRICS and mean < TARGET_RATIO * ref:
-                        below.append(f"{dataset} {label} {metric} ({mean / ref:.2f})")
-            rows.append(row)
-            configs.append(f"- `{label}`: {_config_text(runs)}")
-        headers = ["model", "runs"]
-        for metric in COMPARED:
-            headers += [f"ours {metric}"] + (["published", "ratio"] if protocol == "lattice" else [])
-        lines += [f"## {dataset}, protocol `{protocol}`", ""]
-        if dataset in DATA_NOTES:
-            lines += [DATA_NOTES[dataset], ""]
-        lines += [tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), ""]
-        if sources:
-            lines += ["Published cells not from the MMSSL table: " + "; ".join(
-                f"`{model}`: {source}" for model, source in sorted(sources.items())
-            ) + ".", ""]
-        lines += ["Hyperparameters of these runs:", "", *configs, ""]
+        lines += _protocol_section(dataset, protocol, group, below)
     lines += ablation_lines
     lines += [
         "## Cells below target",
@@ -129,6 +98,45 @@ def render_reproduction(records: Sequence[RunRecord], command: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _protocol_section(dataset: str, protocol: str, group: Sequence[RunRecord], below: list[str]) -> list[str]:
+    """The table of one dataset under one protocol: our mean of each model's runs, and under
+    ``lattice`` the published cell and our ratio to it; then the runs' hyperparameters. Each
+    Recall@20 or NDCG@20 cell under the target ratio is appended to ``below``."""
+    rows, configs, sources = [], [], {}
+    for summary in sorted(summarise(group, COMPARED), key=lambda summary: summary.label):
+        label, runs = summary.label, summary.records
+        # a short budget or other command-line override is not the configuration published
+        comparable = protocol == "lattice" and not command_line_overrides(runs[0])
+        published = lookup(runs[0].model, dataset) if comparable else None
+        if published and published.source != MMSSL_TABLE:
+            sources[runs[0].model] = published.source
+        row = [label, summary.runs]
+        for metric in COMPARED:
+            mean = summary.means[metric]
+            row.append(summary.value_text(metric))
+            if protocol == "lattice":
+                ref = published.metrics.get(metric) if published else None
+                row.append(f"{ref:.4f}" if ref else "—")
+                row.append(f"{mean / ref:.2f}" if ref else "—")
+                if ref and metric in TARGET_METRICS and mean < TARGET_RATIO * ref:
+                    below.append(f"{dataset} {label} {metric} ({mean / ref:.2f})")
+        rows.append(row)
+        configs.append(f"- `{label}`: {_config_text(runs)}")
+    headers = ["model", "runs"]
+    for metric in COMPARED:
+        headers += [f"ours {metric}"] + (["published", "ratio"] if protocol == "lattice" else [])
+    lines = [f"## {dataset}, protocol `{protocol}`", ""]
+    if dataset in DATA_NOTES:
+        lines += [DATA_NOTES[dataset], ""]
+    lines += [tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), ""]
+    if sources:
+        lines += ["Published cells not from the MMSSL table: " + "; ".join(
+            f"`{model}`: {source}" for model, source in sorted(sources.items())
+        ) + ".", ""]
+    lines += ["Hyperparameters of these runs:", "", *configs, ""]
+    return lines
 
 
 def _ablation_sections(records: Sequence[RunRecord]) -> list[str]:
