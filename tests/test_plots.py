@@ -167,6 +167,29 @@ def test_tuning_figure_shows_history_best_so_far_and_importances(tuning_results:
     assert {t.get_text() for t in importance_ax.get_yticklabels()} == {"lr", "n_layers"}
 
 
+def test_tuning_figure_estimates_no_importances_from_fewer_trials_than_the_pruner_waits_for() -> None:
+    """Optuna gives PED-ANOVA importances from two complete trials; they would only say how the
+    better trial differs from the other, so the plot shows none below COMPARABLE_TRIALS."""
+    import optuna
+
+    from mmbench.report.tuning_plot import importances, tuning_figure
+    from mmbench.tuning.study import COMPARABLE_TRIALS
+
+    def objective(trial: optuna.Trial) -> float:
+        return trial.suggest_float("lr", 1e-4, 1e-2, log=True) - 0.001 * trial.suggest_int("n_layers", 1, 4)
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(objective, n_trials=COMPARABLE_TRIALS - 1)
+    study.enqueue_trial({"lr": 1e-3, "n_layers": 2})
+    pruned = study.ask()
+    study.tell(pruned, state=optuna.trial.TrialState.PRUNED)
+    assert importances(study) == {}
+    (_, importance_ax) = tuning_figure(study).axes
+    assert "too few complete trials" in importance_ax.texts[0].get_text()
+    study.optimize(objective, n_trials=1)
+    assert set(importances(study)) == {"lr", "n_layers"}
+
+
 def test_plot_tuning_reads_the_default_storage_and_names_missing_studies(tuning_results: Path, run_main) -> None:
     result = run_main("plot", "tuning", "--study", "lightgcn-tiktok", "--results", str(tuning_results))
     assert result.returncode == 0, result.stderr

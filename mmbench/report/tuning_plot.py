@@ -3,7 +3,7 @@
 Drawn with Matplotlib directly (Optuna's own plots need plotly or pyplot's global state). Left:
 each complete trial's objective value and the best value so far. Right: PED-ANOVA importances of
 the tuned hyperparameters (deterministic, and unlike Optuna's default fANOVA it needs no
-scikit-learn), when there are enough complete trials.
+scikit-learn), once the study holds as many complete trials as the median pruner waits for.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from mmbench.report.figures import LABEL_SIZE, TICK_SIZE, TITLE_SIZE, new_figure
-from mmbench.tuning.study import SETUP_ATTR
+from mmbench.tuning.study import COMPARABLE_TRIALS, SETUP_ATTR
 
 
 def objective_label(study: Any) -> str:
@@ -28,11 +28,16 @@ def objective_label(study: Any) -> str:
 def importances(study: Any) -> dict[str, float]:
     """PED-ANOVA importances (summing to 1) of the study's parameters.
 
-    Empty when they cannot be had, including when Optuna warns that there are too few trials and
-    would otherwise return equal importances that mean nothing.
+    Empty when they cannot be had, or from fewer complete trials than
+    :data:`~mmbench.tuning.study.COMPARABLE_TRIALS`: Optuna estimates them from as few as two,
+    where they say only how the better trial's parameters differ from the other's, and returns
+    equal importances that mean nothing from one.
     """
     import optuna
 
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if len(complete) < COMPARABLE_TRIALS:
+        return {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -76,7 +81,8 @@ def tuning_figure(study: Any) -> Figure:
         importance_ax.set_ylabel("hyperparameter", fontsize=LABEL_SIZE)
         importance_ax.grid(False, axis="y")
     else:
-        importance_ax.text(0.5, 0.5, "too few complete trials\nto estimate importances",
+        importance_ax.text(0.5, 0.5,
+                           f"too few complete trials\nto estimate importances\n(fewer than {COMPARABLE_TRIALS})",
                            ha="center", va="center", fontsize=LABEL_SIZE, transform=importance_ax.transAxes)
         importance_ax.set_axis_off()
     importance_ax.set_title("hyperparameter importance", fontsize=TITLE_SIZE)

@@ -54,12 +54,17 @@ def _plain_sampler(name: str, space: SearchSpace, seed: int | None) -> Any:
     return optuna.samplers.GridSampler(spaces.grid(space), seed=seed)
 
 
+# finished trials a study needs before mmbench compares a trial with the others: the median
+# pruner's start-up, and the fewest complete trials a tuning plot estimates importances from
+COMPARABLE_TRIALS = 5
+
+
 def make_pruner(name: str) -> Any:
     """The Optuna pruner called ``name``; steps are epochs."""
     import optuna
 
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
+        return optuna.pruners.MedianPruner(n_startup_trials=COMPARABLE_TRIALS, n_warmup_steps=5)
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=5)
     if name == "none":
