@@ -164,6 +164,7 @@ def test_tuning_figure_shows_history_best_so_far_and_importances(tuning_results:
     best_line = history_ax.get_lines()[0]
     assert best_line.get_ydata()[-1] == pytest.approx(study.best_value)
     assert [t.get_text() for t in history_ax.get_legend().get_texts()] == ["complete trial", "best so far"]
+    assert all(float(tick).is_integer() for tick in history_ax.get_xticks())  # trial numbers
     assert {t.get_text() for t in importance_ax.get_yticklabels()} == {"lr", "n_layers"}
 
 

@@ -12,6 +12,7 @@ import warnings
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from mmbench.report.figures import LABEL_SIZE, TICK_SIZE, TITLE_SIZE, new_figure
 from mmbench.tuning.study import COMPARABLE_TRIALS, SETUP_ATTR
@@ -70,6 +71,7 @@ def tuning_figure(study: Any) -> Figure:
     history_ax.scatter(numbers, values, s=22, alpha=0.7, label="complete trial")
     history_ax.step(numbers, best, where="post", color="tab:red", linewidth=1.8, label="best so far")
     history_ax.set_xlabel("trial number", fontsize=LABEL_SIZE)
+    history_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     history_ax.set_ylabel(label, fontsize=LABEL_SIZE)
     history_ax.set_title(f"optimisation history ({'maximise' if maximize else 'minimise'})", fontsize=TITLE_SIZE)
     history_ax.legend(fontsize=TICK_SIZE, loc="best")
