@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
@@ -115,11 +115,14 @@ def run_model(
         **(extra or {}),
     }
     write_run_json(run_dir, record)
-    trainer = Trainer(
-        model, dataset, config, protocols, device, seed, run_dir / CHECKPOINT_FILE, progress,
-        on_evaluation=lambda history: write_history(run_dir, history), ks=ks,
+    outcome = _train_recording_failure(
+        lambda: Trainer(
+            model, dataset, config, protocols, device, seed, run_dir / CHECKPOINT_FILE, progress,
+            on_evaluation=lambda history: write_history(run_dir, history), ks=ks,
+        ).fit(resume=resuming),
+        run_dir,
+        record,
     )
-    outcome = _fit_recording_failure(trainer, resuming, run_dir, record)
     record.update(
         status="complete",
         finished=_now(),
@@ -136,14 +139,17 @@ def run_model(
     return records
 
 
-def _fit_recording_failure(trainer: Trainer, resuming: bool, run_dir: Path, record: dict[str, Any]) -> TrainOutcome:
-    """Train; if training raises, mark the run's record failed (with the error) before re-raising.
+def _train_recording_failure(
+    train: Callable[[], TrainOutcome], run_dir: Path, record: dict[str, Any]
+) -> TrainOutcome:
+    """Build the trainer and train (``train``); if either raises, mark the run's record failed
+    (with the error) before re-raising.
 
     A Ctrl-C after the first checkpoint leaves the record ``running``, since ``--resume`` can
     continue it; one before it has nothing to continue from, so it is failed too.
     """
     try:
-        return trainer.fit(resume=resuming)
+        return train()
     except KeyboardInterrupt:
         if not (run_dir / CHECKPOINT_FILE).exists():
             write_run_json(run_dir, {**record, "status": "failed", "error": "interrupted before its first checkpoint"})

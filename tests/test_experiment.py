@@ -82,6 +82,19 @@ def test_ctrl_c_fails_the_record_only_when_there_is_no_checkpoint_to_resume(
     assert (record.get("error") == "interrupted before its first checkpoint") == (status == "failed")
 
 
+def test_a_trainer_that_refuses_its_setup_fails_the_record(tmp_path: Path) -> None:
+    """The trainer refuses protocols that select differently (NDCG's normalisation differs between
+    lattice and standard); the run folder exists by then, so its record says failed, with why."""
+    from mmbench.errors import ConfigError
+
+    overrides = {"epochs": "1", "metric": "ndcg@20"}
+    with pytest.raises(ConfigError, match="selection metric"):
+        run_model(CrashingMF, tiny_dataset(), 3, ["lattice", "standard"], overrides, torch.device("cpu"), tmp_path)
+    (unfinished,) = tmp_path.glob("runs/*/*/*")
+    record = json.loads((unfinished / "run.json").read_text())
+    assert record["status"] == "failed" and "selection metric" in record["error"]
+
+
 def test_one_training_under_two_protocols_writes_a_record_per_protocol(tmp_path: Path) -> None:
     dataset = tiny_dataset()
     overrides = {"epochs": "3", "batch_size": "30", "patience": "0"}
