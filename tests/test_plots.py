@@ -191,6 +191,21 @@ def test_tuning_figure_estimates_no_importances_from_fewer_trials_than_the_prune
     assert set(importances(study)) == {"lr", "n_layers"}
 
 
+def test_tuning_figure_says_when_importances_fail_with_enough_trials() -> None:
+    """Five complete trials without parameters give Optuna nothing to estimate; the panel must not
+    blame the trial count."""
+    import optuna
+
+    from mmbench.report.tuning_plot import importances, tuning_figure
+    from mmbench.tuning.study import COMPARABLE_TRIALS
+
+    study = optuna.create_study(direction="maximize")
+    study.optimize(lambda trial: 1.0, n_trials=COMPARABLE_TRIALS)
+    assert importances(study) == {}
+    _, importance_ax = tuning_figure(study).axes
+    assert importance_ax.texts[0].get_text() == "importances could not be\nestimated from these trials"
+
+
 def test_plot_tuning_reads_the_default_storage_and_names_missing_studies(tuning_results: Path, run_main) -> None:
     result = run_main("plot", "tuning", "--study", "lightgcn-tiktok", "--results", str(tuning_results))
     assert result.returncode == 0, result.stderr

@@ -83,9 +83,10 @@ def tuning_figure(study: Any) -> Figure:
         importance_ax.set_ylabel("hyperparameter", fontsize=LABEL_SIZE)
         importance_ax.grid(False, axis="y")
     else:
-        importance_ax.text(0.5, 0.5,
-                           f"too few complete trials\nto estimate importances\n(fewer than {COMPARABLE_TRIALS})",
-                           ha="center", va="center", fontsize=LABEL_SIZE, transform=importance_ax.transAxes)
+        why = (f"too few complete trials\nto estimate importances\n(fewer than {COMPARABLE_TRIALS})"
+               if len(trials) < COMPARABLE_TRIALS else "importances could not be\nestimated from these trials")
+        importance_ax.text(0.5, 0.5, why, ha="center", va="center", fontsize=LABEL_SIZE,
+                           transform=importance_ax.transAxes)
         importance_ax.set_axis_off()
     importance_ax.set_title("hyperparameter importance", fontsize=TITLE_SIZE)
     figure.suptitle(f"Optuna study {study.study_name}: {len(trials)} complete of {len(study.trials)} trials",
